@@ -1,0 +1,48 @@
+// ESM + CJS per entry, and types per entry (.d.ts for import, .d.cts for require).
+// The adapters' types import the core's from "silent-refresh" itself, so one
+// TokenManager type serves every entry.
+import { fileURLToPath } from 'node:url'
+import esbuild from 'rollup-plugin-esbuild'
+import { dts } from 'rollup-plugin-dts'
+
+const input = {
+  index: 'src/index.ts',
+  axios: 'src/adapters/axios.ts',
+  fetch: 'src/adapters/fetch.ts',
+}
+const external = ['jwt-decode', 'axios', 'msw', 'msw/node', 'msw/browser']
+const core = fileURLToPath(new URL('./src/core/', import.meta.url))
+const isCore = (id) => id.startsWith(core)
+
+/** Resolves the adapters' imports of core types to the package's own name. */
+const selfReference = {
+  name: 'self-reference',
+  resolveId(id, importer) {
+    if (importer && id.startsWith('.') && isCore(fileURLToPath(new URL(id, `file://${importer}`)))) {
+      return { id: 'silent-refresh', external: true }
+    }
+    return null
+  },
+}
+
+export default [
+  {
+    input,
+    external,
+    plugins: [esbuild({ target: 'es2022', tsconfig: 'tsconfig.json' })],
+    output: [
+      { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'internal/[name]-[hash].js' },
+      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'internal/[name]-[hash].cjs', exports: 'named' },
+    ],
+  },
+  ...['d.ts', 'd.cts'].flatMap((ext) => [
+    { input: { index: input.index }, external, plugins: [dts()], output: { dir: 'dist', entryFileNames: `[name].${ext}` } },
+    {
+      input: { axios: input.axios, fetch: input.fetch },
+      external,
+      plugins: [selfReference, dts()],
+      output: { dir: 'dist', entryFileNames: `[name].${ext}`, chunkFileNames: `internal/[name]-[hash].${ext}` },
+    },
+  ]),
+]
+

@@ -1,0 +1,55 @@
+import type { TokenManager } from '../core/types.js'
+import { isAllowed, normalizeOrigins } from './internal/origin.js'
+
+export interface AuthFetchOptions {
+  /** The fetch to wrap. @default globalThis.fetch, looked up at call time (so msw and polyfills apply) */
+  fetch?: typeof fetch
+  /** @default 'Authorization' */
+  header?: string
+  /** Put before the token; '' sends the bare token. @default 'Bearer' */
+  scheme?: string
+  /** Whether a response should refresh and retry once. @default status 401 */
+  shouldRefresh?: (response: Response) => boolean
+  /** Origins that get the token beyond relative URLs (the page's origin). */
+  allowedOrigins?: string[]
+}
+
+const isStream = (body: unknown) => typeof ReadableStream !== 'undefined' && body instanceof ReadableStream
+
+/**
+ * Wraps fetch: attaches the access token, and on a 401 refreshes once (shared
+ * by every request) and retries once with the same body. A second 401 comes
+ * back as the Response, as fetch would give it.
+ *
+ * @example
+ * const authFetch = createAuthFetch(manager, { allowedOrigins: ['https://api.example.com'] })
+ * const res = await authFetch('https://api.example.com/me')
+ */
+export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions = {}): typeof fetch {
+  const header = options.header ?? 'Authorization'
+  const scheme = options.scheme ?? 'Bearer'
+  const shouldRefresh = options.shouldRefresh ?? ((response: Response) => response.status === 401)
+  const allowed = normalizeOrigins(options.allowedOrigins)
+  const send = (input: RequestInfo | URL, init?: RequestInit) => (options.fetch ?? fetch)(input, init)
+
+  return async function authFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const request = typeof Request !== 'undefined' && input instanceof Request ? input : undefined
+    const url = request ? request.url : input instanceof URL ? input.href : String(input)
+    if (!isAllowed(url, allowed)) return send(input, init)
+    // A Request or a stream body can be read once: keep a copy to clone for each attempt.
+    const base = request || isStream(init?.body) ? new Request(input, { ...init, duplex: 'half' } as RequestInit) : undefined
+    const signal = init?.signal ?? base?.signal ?? undefined
+    const attempt = (token: string) => {
+      const headers = new Headers(base ? base.headers : init?.headers)
+      headers.set(header, scheme ? `${scheme} ${token}` : token)
+      return base ? send(new Request(base.clone(), { headers })) : send(input, { ...init, headers })
+    }
+    const token = await manager.getAccessToken({ signal })
+    if (!token) return send(input, init)
+    const response = await attempt(token)
+    if (!shouldRefresh(response)) return response
+    // Free the connection of the answer that is thrown away.
+    response.body?.cancel().catch(() => {})
+    return attempt(await manager.refresh({ staleToken: token, signal }))
+  } as typeof fetch
+}

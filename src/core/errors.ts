@@ -1,0 +1,55 @@
+/** The stable codes of {@link AuthError}. */
+export type AuthErrorCode = 'SESSION_EXPIRED' | 'REFRESH_FAILED' | 'REFRESH_TIMEOUT' | 'NOT_SIGNED_IN' | 'DISPOSED'
+
+/**
+ * Every error the manager rejects with. Match on `code`, or with {@link isAuthError},
+ * which also recognises errors from another copy of the package (ESM beside CJS).
+ */
+export class AuthError extends Error {
+  readonly code: AuthErrorCode
+  constructor(code: AuthErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'AuthError'
+    this.code = code
+  }
+}
+
+/** The refresh was rejected for good: tokens are cleared, the user must sign in again. */
+export class SessionExpiredError extends AuthError {
+  constructor(options?: { cause?: unknown }) {
+    super('SESSION_EXPIRED', 'The session has expired: the refresh was rejected; sign in again', options)
+    this.name = 'SessionExpiredError'
+  }
+}
+
+/** The refresh failed for now (network, 5xx, timeout): tokens are kept; a later call tries again. */
+export class RefreshFailedError extends AuthError {
+  constructor(code: 'REFRESH_FAILED' | 'REFRESH_TIMEOUT', message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+    this.name = 'RefreshFailedError'
+  }
+}
+
+const names = ['AuthError', 'SessionExpiredError', 'RefreshFailedError']
+
+/** Whether `error` is an {@link AuthError}, from this copy of the package or another. */
+export function isAuthError(error: unknown): error is AuthError {
+  return error instanceof AuthError || (error instanceof Error && names.includes(error.name) && typeof (error as AuthError).code === 'string')
+}
+
+type Loose = { status?: unknown; response?: { status?: unknown; data?: { error?: unknown } }; error?: unknown; code?: unknown; cause?: unknown }
+
+/**
+ * The default test for a terminal refresh failure: the error (or its `cause`)
+ * carries HTTP status 400, 401 or 403 (`status` or `response.status`), or the
+ * OAuth error `invalid_grant` (`error`, `code` or `response.data.error`).
+ * Anything else (network, 5xx, timeout) is transient.
+ */
+export function isSessionExpired(error: unknown): boolean {
+  for (let e = error as Loose | undefined, depth = 0; e && typeof e === 'object' && depth < 5; e = e.cause as Loose, depth++) {
+    const status = e.status ?? e.response?.status
+    if (status === 400 || status === 401 || status === 403) return true
+    if ([e.error, e.code, e.response?.data?.error].includes('invalid_grant')) return true
+  }
+  return false
+}

@@ -1,0 +1,68 @@
+import type { RefreshFn } from '../core/types.js'
+
+export interface RefreshTokenGrantOptions {
+  /** The token endpoint. */
+  url: string
+  /** Sent as `client_id`, for public clients. */
+  clientId?: string
+  /** @default globalThis.fetch, looked up at call time */
+  fetch?: typeof fetch
+  /** `'include'` when the refresh token lives in a cookie of another origin. @default 'same-origin' */
+  credentials?: RequestCredentials
+}
+
+/** What a token endpoint answered with an error: `status` and the OAuth `error` code, never a token. */
+export class OAuthResponseError extends Error {
+  readonly status: number
+  readonly error: string | undefined
+  constructor(url: string, status: number, error: string | undefined, options?: { cause?: unknown }) {
+    super(`POST ${url} answered ${status}${error ? ` ${error}` : ''}`, options)
+    this.name = 'OAuthResponseError'
+    this.status = status
+    this.error = error
+  }
+}
+
+/**
+ * A refresh function for any OAuth 2.0 server (RFC 6749 §6): POSTs a
+ * form-encoded `grant_type=refresh_token`, takes the rotated `refresh_token`
+ * (or keeps the old one when none comes back) and `expires_in`. A 400/401/403
+ * or `invalid_grant` is terminal; anything else is transient.
+ * With no refresh token (cookie mode) the parameter is left out and the cookie carries it.
+ *
+ * @example
+ * createTokenManager({ refresh: refreshTokenGrant({ url: 'https://auth.example.com/oauth/token', clientId: 'spa' }) })
+ */
+export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFn {
+  const { url, clientId, credentials = 'same-origin' } = options ?? ({} as RefreshTokenGrantOptions)
+  if (typeof url !== 'string' || !url) throw new TypeError('refreshTokenGrant(): "url" must be a non-empty string')
+  return async ({ refreshToken, signal }) => {
+    const body = new URLSearchParams({ grant_type: 'refresh_token' })
+    if (refreshToken) body.set('refresh_token', refreshToken)
+    if (clientId) body.set('client_id', clientId)
+    const response = await (options.fetch ?? fetch)(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body,
+      signal,
+      credentials,
+    })
+    let data: Record<string, unknown> | null = null
+    let cause: unknown
+    try {
+      data = await response.json()
+    } catch (error) {
+      cause = error
+    }
+    const error = typeof data?.error === 'string' ? data.error : undefined
+    if (!response.ok || !data || typeof data.access_token !== 'string' || !data.access_token) {
+      throw new OAuthResponseError(url, response.status, error ?? (response.ok ? 'invalid_response' : undefined), { cause })
+    }
+    const rotated = data.refresh_token
+    return {
+      accessToken: data.access_token,
+      refreshToken: typeof rotated === 'string' && rotated ? rotated : refreshToken,
+      expiresIn: typeof data.expires_in === 'number' ? data.expires_in : Number(data.expires_in) || undefined,
+    }
+  }
+}

@@ -1,0 +1,23 @@
+export { createTokenManager } from './core/manager.js'
+export { AuthError, SessionExpiredError, RefreshFailedError, isAuthError, isSessionExpired } from './core/errors.js'
+export { memoryStorage } from './storage/memory.js'
+export { webStorage } from './storage/web.js'
+export { asyncStorage } from './storage/async.js'
+export { refreshTokenGrant, OAuthResponseError } from './grants/oauth.js'
+
+export type { AuthErrorCode } from './core/errors.js'
+export type {
+  TokenSet,
+  RefreshFn,
+  TokenStorage,
+  TokenManager,
+  TokenManagerOptions,
+  TokenManagerEvents,
+  SignOutReason,
+  CrossTab,
+  CrossTabHost,
+  CrossTabLink,
+} from './core/types.js'
+export type { WebStorageLike } from './storage/web.js'
+export type { AsyncStorageLike } from './storage/async.js'
+export type { RefreshTokenGrantOptions } from './grants/oauth.js'

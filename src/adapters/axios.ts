@@ -26,15 +26,6 @@ const STATE = '__silentRefresh'
 type State = { token: string | null; retried?: boolean }
 type Config = InternalAxiosRequestConfig & { [STATE]?: State }
 
-/** Where axios will send the request: its own buildFullPath rules (a per-request baseURL is followed, not trusted). */
-function fullPath(config: Config): string {
-  const url = config.url ?? ''
-  const base = config.baseURL
-  const absolute = /^([a-z][a-z\d+\-.]*:)?\/\//i.test(url)
-  if (!base || (absolute && config.allowAbsoluteUrls !== false)) return url
-  return url ? `${base.replace(/\/?\/$/, '')}/${url.replace(/^\/+/, '')}` : base
-}
-
 /**
  * Attaches the access token to the requests of an axios instance, and on a 401
  * refreshes once (shared by every request) and retries the request once.
@@ -56,7 +47,8 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
 
   const request = instance.interceptors.request.use(async (config: Config) => {
     const state = config[STATE]
-    if (config.skipAuth || !isAllowed(fullPath(config), allowed, instance.defaults.baseURL)) return config
+    // getUri() resolves as axios sends: a per-request baseURL is followed here, never trusted.
+    if (config.skipAuth || !isAllowed(instance.getUri(config), allowed, instance.defaults.baseURL)) return config
     let token: string | null
     try {
       token = await manager.getAccessToken({ signal: config.signal as AbortSignal | undefined })

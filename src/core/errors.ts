@@ -6,28 +6,28 @@ export type AuthErrorCode = 'SESSION_EXPIRED' | 'REFRESH_FAILED' | 'REFRESH_TIME
  * which also recognises errors from another copy of the package (ESM beside CJS).
  */
 export class AuthError extends Error {
-  readonly code: AuthErrorCode
-  constructor(code: AuthErrorCode, message: string, options?: { cause?: unknown }) {
+  override name = 'AuthError'
+  constructor(
+    readonly code: AuthErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options)
-    this.name = 'AuthError'
-    this.code = code
   }
 }
 
 /** The refresh was rejected for good: tokens are cleared, the user must sign in again. */
 export class SessionExpiredError extends AuthError {
+  override name = 'SessionExpiredError'
   constructor(options?: { cause?: unknown }) {
-    super('SESSION_EXPIRED', 'The session has expired: the refresh was rejected; sign in again', options)
-    this.name = 'SessionExpiredError'
+    super('SESSION_EXPIRED', 'The session has expired; sign in again', options)
   }
 }
 
 /** The refresh failed for now (network, 5xx, timeout): tokens are kept; a later call tries again. */
 export class RefreshFailedError extends AuthError {
-  constructor(code: 'REFRESH_FAILED' | 'REFRESH_TIMEOUT', message: string, options?: { cause?: unknown }) {
-    super(code, message, options)
-    this.name = 'RefreshFailedError'
-  }
+  override name = 'RefreshFailedError'
+  declare readonly code: 'REFRESH_FAILED' | 'REFRESH_TIMEOUT'
 }
 
 const names = ['AuthError', 'SessionExpiredError', 'RefreshFailedError']

@@ -30,18 +30,10 @@ export function toSession(tokens: TokenSet, receivedAt: number): Session {
     // opaque token: expiry comes from expiresAt / expiresIn or stays unknown
   }
   const expiresIn = finite(tokens.expiresIn)
-  const jwtLifetime = exp !== undefined && iat !== undefined ? (exp - iat) * 1000 : undefined
+  const lifetime = expiresIn !== undefined ? expiresIn * 1000 : iat !== undefined && exp !== undefined ? (exp - iat) * 1000 : undefined
   const expiresAt =
-    finite(tokens.expiresAt) ??
-    (expiresIn !== undefined
-      ? receivedAt + expiresIn * 1000
-      : jwtLifetime !== undefined
-        ? receivedAt + jwtLifetime
-        : exp !== undefined
-          ? exp * 1000
-          : undefined)
-  const lifetime = expiresIn !== undefined ? expiresIn * 1000 : jwtLifetime ?? (expiresAt ?? receivedAt) - receivedAt
-  return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? null, expiresAt, lifetime }
+    finite(tokens.expiresAt) ?? (lifetime !== undefined ? receivedAt + lifetime : exp !== undefined ? exp * 1000 : undefined)
+  return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? null, expiresAt, lifetime: lifetime ?? (expiresAt ?? receivedAt) - receivedAt }
 }
 
 /** Whether the session should be refreshed before use at `now`. */
@@ -51,7 +43,4 @@ export function isDue(session: Session, now: number, windowMs: number): boolean 
 }
 
 /** The token set a session persists as: absolute expiry, so a reload does not restart the clock. */
-export const toTokenSet = (session: Session): TokenSet =>
-  session.expiresAt === undefined
-    ? { accessToken: session.accessToken, refreshToken: session.refreshToken }
-    : { accessToken: session.accessToken, refreshToken: session.refreshToken, expiresAt: session.expiresAt }
+export const toTokenSet = ({ accessToken, refreshToken, expiresAt }: Session): TokenSet => ({ accessToken, refreshToken, expiresAt })

@@ -1,7 +1,6 @@
-import { AuthError, RefreshFailedError, SessionExpiredError, isSessionExpired as defaultIsSessionExpired } from './errors.js'
+import { AuthError, RefreshFailedError, SessionExpiredError, isSessionExpired } from './errors.js'
 import { isDue, toSession, toTokenSet, type Session } from './expiry.js'
 import { unrefTimer, withSignal } from './internal/abort.js'
-import { checkOptions } from './options.js'
 import type { CrossTabLink, TokenManager, TokenManagerEvents, TokenManagerOptions, TokenSet, TokenStorage } from './types.js'
 
 /** One refresh, shared by every caller while it is in flight. */
@@ -13,9 +12,16 @@ interface Flight {
   controller: AbortController
 }
 
+type Events = TokenManagerEvents
 type Listener = (payload: never) => void
 
 const eventNames: readonly string[] = ['tokens', 'refresh', 'refreshFailed', 'signedOut', 'error']
+
+const option = (name: string, value: number | undefined, fallback: number): number => {
+  if (value === undefined) return fallback
+  if (typeof value === 'number' && value >= 0 && value < Infinity) return value
+  throw new TypeError(`"${name}" must be a number of 0 or more`)
+}
 
 /**
  * Creates a token manager: it hands out a valid access token, refreshes before
@@ -29,104 +35,89 @@ const eventNames: readonly string[] = ['tokens', 'refresh', 'refreshFailed', 'si
  * await manager.setTokens({ accessToken, refreshToken }) // after login
  */
 export function createTokenManager(options: TokenManagerOptions): TokenManager {
-  const { windowMs, timeoutMs, attempts, baseDelayMs } = checkOptions(options)
-  const refreshFn = options.refresh
-  const isTerminal = options.isSessionExpired ?? defaultIsSessionExpired
-  const now = options.now ?? Date.now
-  const listeners = new Map<string, Set<Listener>>()
+  const { refresh: refreshFn, isSessionExpired: isTerminal = isSessionExpired, now = Date.now } = options ?? {}
+  for (const [name, fn] of Object.entries({ refresh: refreshFn, isSessionExpired: isTerminal, now })) {
+    if (typeof fn !== 'function') throw new TypeError(`"${name}" must be a function`)
+  }
+  const windowMs = option('refreshBeforeExpiryMs', options.refreshBeforeExpiryMs, 30_000)
+  const timeoutMs = option('refreshTimeoutMs', options.refreshTimeoutMs, 15_000)
+  const attempts = option('retry.attempts', options.retry?.attempts, 2)
+  const baseDelayMs = option('retry.baseDelayMs', options.retry?.baseDelayMs, 300)
 
+  const listeners = new Map<string, Set<Listener>>()
   let storage: TokenStorage | undefined = options.storage
   let session: Session | null = null
   /** How the last session ended: a 401 for its token means SESSION_EXPIRED, not NOT_SIGNED_IN. */
   let ended: 'expired' | 'cleared' | 'remote' | undefined
-  /** Bumped on every change of session, so a slow storage read never overwrites a newer one. */
-  let epoch = 0
   let loaded = false
   let loading: Promise<void> | undefined
   let flight: Flight | undefined
   let disposed = false
-  let writes: Promise<unknown> = Promise.resolve()
+  let writes: Promise<void> = Promise.resolve()
   let link: CrossTabLink | undefined
 
-  const emit = <E extends keyof TokenManagerEvents>(event: E, payload: TokenManagerEvents[E]): void => {
+  const emit = <E extends keyof Events>(event: E, payload: Events[E]): void => {
     for (const listener of [...(listeners.get(event) ?? [])]) {
       try {
-        ;(listener as (payload: TokenManagerEvents[E]) => void)(payload)
+        ;(listener as (payload: Events[E]) => void)(payload)
       } catch (error) {
         if (event !== 'error') emit('error', { error, source: 'listener' })
       }
     }
   }
 
-  const disposedError = () => new AuthError('DISPOSED', 'The token manager was disposed')
-  const notSignedIn = () => new AuthError('NOT_SIGNED_IN', 'Not signed in: call setTokens() after login')
+  const authError = (code: 'DISPOSED' | 'NOT_SIGNED_IN') =>
+    new AuthError(code, code === 'DISPOSED' ? 'The token manager was disposed' : 'Not signed in: call setTokens() after login')
 
-  /** Storage faults (quota, private mode) degrade to memory: requests keep working. */
-  const storageFault = (error: unknown) => {
-    storage = undefined
-    emit('error', { error, source: 'storage' })
-  }
-
-  const persist = (tokens: TokenSet | null): Promise<void> => {
-    // Writes are chained so an async storage always ends with the newest value.
-    const write = writes.then(async () => {
-      if (!storage) return
+  const persist = (tokens: TokenSet | null): Promise<void> =>
+    // Chained, so an async storage always ends with the newest value.
+    (writes = writes.then(async () => {
       try {
-        await (tokens ? storage.set(tokens) : storage.clear())
+        await (tokens ? storage?.set(tokens) : storage?.clear())
       } catch (error) {
-        storageFault(error)
+        // Quota, private mode: degrade to memory, requests keep working.
+        storage = undefined
+        emit('error', { error, source: 'storage' })
       }
-    })
-    writes = write
-    return write
-  }
+    }))
 
-  const readStorage = async (): Promise<Session | null> => {
+  const read = async (): Promise<Session | null> => {
     try {
-      const stored = storage ? await storage.get() : null
+      const stored = await storage?.get()
       if (stored == null) return null
-      if (typeof stored.accessToken !== 'string' || !stored.accessToken) throw new TypeError('Stored tokens have no accessToken')
+      if (typeof stored.accessToken !== 'string' || !stored.accessToken) throw new TypeError('The stored tokens have no accessToken')
       return toSession(stored, now())
     } catch (error) {
-      // Unreadable is not the same as unwritable: report, start signed out, keep the storage.
+      // Unreadable is not unwritable: report, start signed out, keep the storage.
       emit('error', { error, source: 'storage' })
       return null
     }
   }
 
-  const ensureLoaded = (): Promise<void> | undefined => {
-    if (loaded) return undefined
-    return (loading ??= (async () => {
-      const before = epoch
-      const stored = await readStorage()
-      if (epoch === before && !loaded) {
-        session = stored
-        loaded = true
-      }
-    })())
-  }
+  const load = (): Promise<void> =>
+    loaded
+      ? Promise.resolve()
+      : (loading ??= read().then((stored) => {
+          if (!loaded) {
+            session = stored
+            loaded = true
+          }
+        }))
 
-  /** Replaces the session. `origin` says where the tokens came from, for persisting and publishing. */
-  const commit = (next: Session | null, origin: 'local' | 'remote', reason?: 'expired' | 'cleared' | 'remote') => {
+  /** Replaces the session; `local` changes are persisted and told to other tabs. */
+  const commit = (next: Session | null, local: boolean, reason: 'expired' | 'cleared' | 'remote' = 'cleared') => {
     session = next
     ended = next ? undefined : reason
-    loaded = true
-    epoch++
+    loaded = true // a login or sign-out before the stored session has loaded wins over it
     const tokens = next && toTokenSet(next)
-    const written = origin === 'local' ? persist(tokens) : Promise.resolve()
-    if (origin === 'local') link?.publish(tokens)
+    if (local) link?.publish(tokens)
+    const written = local ? persist(tokens) : undefined
     if (tokens) emit('tokens', tokens)
-    else emit('signedOut', { reason: reason ?? 'cleared' })
+    else emit('signedOut', { reason })
     return written
   }
 
-  /** Ends the flight in flight, if it is `f`; returns false when it was superseded. */
-  const release = (f: Flight) => {
-    if (flight !== f) return false
-    flight = undefined
-    return true
-  }
-
+  /** Settles the flight in flight early (a login, a sign-out, dispose): its result is never applied. */
   const supersede = (settle: (f: Flight) => void) => {
     const f = flight
     if (!f) return
@@ -136,74 +127,49 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   }
 
   /** One call of the refresh function, bounded by the timeout and by the flight's life. */
-  const attempt = (f: Flight, refreshToken: string | null): Promise<TokenSet> =>
-    new Promise<TokenSet>((resolve, reject) => {
-      const controller = new AbortController()
-      const stop = (error?: unknown) => {
-        cancelTimer()
-        f.controller.signal.removeEventListener('abort', onSuperseded)
-        if (error === undefined) return
-        controller.abort(error)
-        reject(error)
-      }
-      const onSuperseded = () => stop(f.controller.signal.reason)
-      const cancelTimer = unrefTimer(
-        () => stop(new RefreshFailedError('REFRESH_TIMEOUT', `The refresh did not answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      )
-      f.controller.signal.addEventListener('abort', onSuperseded, { once: true })
-      new Promise<TokenSet>((run) => run(refreshFn({ refreshToken, signal: controller.signal }))).then(
-        (tokens) => {
-          stop()
-          resolve(tokens)
-        },
-        stop,
-      )
-    })
-
-  const sleep = (f: Flight, ms: number) =>
-    new Promise<void>((resolve) => {
-      const cancel = unrefTimer(done, ms)
-      f.controller.signal.addEventListener('abort', done, { once: true })
-      function done() {
-        cancel()
-        f.controller.signal.removeEventListener('abort', done)
-        resolve()
-      }
-    })
-
-  const checkTokens = (tokens: unknown): TokenSet => {
-    const set = tokens as TokenSet | null
-    if (!set || typeof set !== 'object' || typeof set.accessToken !== 'string' || !set.accessToken) {
-      throw new RefreshFailedError('REFRESH_FAILED', 'The refresh function resolved without an accessToken')
+  const attempt = async (f: Flight, refreshToken: string | null): Promise<Session> => {
+    const controller = new AbortController()
+    let reason: unknown
+    const stop = (error: unknown) => {
+      reason = error
+      controller.abort(error)
     }
-    return set
+    const onSuperseded = () => stop(f.controller.signal.reason)
+    f.controller.signal.addEventListener('abort', onSuperseded)
+    const cancel = unrefTimer(() => stop(new RefreshFailedError('REFRESH_TIMEOUT', `The refresh did not answer within ${timeoutMs} ms`)), timeoutMs)
+    try {
+      const tokens = await Promise.race([
+        refreshFn({ refreshToken, signal: controller.signal }),
+        new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(reason))),
+      ])
+      if (!tokens || typeof tokens.accessToken !== 'string' || !tokens.accessToken) {
+        throw new RefreshFailedError('REFRESH_FAILED', 'The refresh function resolved without an accessToken')
+      }
+      // A server that does not rotate sends no refresh token: keep the one we have.
+      return toSession({ ...tokens, refreshToken: tokens.refreshToken === undefined ? refreshToken : tokens.refreshToken }, now())
+    } finally {
+      cancel()
+      f.controller.signal.removeEventListener('abort', onSuperseded)
+    }
   }
 
   const run = async (f: Flight) => {
     const from = session
-    let refreshToken = from?.refreshToken ?? null
     for (let tries = 0; ; tries++) {
       let failure: unknown
       try {
-        let next: Session | null = null
-        if (link) {
-          // Another tab may have rotated while this one waited for the lock: adopt its tokens.
-          const stored = await link.exclusive(async () => {
-            const shared = await readStorage()
-            if (flight !== f) return null
-            if (shared && shared.accessToken !== from?.accessToken) return shared
-            refreshToken = shared?.refreshToken ?? refreshToken
-            const tokens = checkTokens(await attempt(f, refreshToken))
-            return toSession({ ...tokens, refreshToken: tokens.refreshToken === undefined ? refreshToken : tokens.refreshToken }, now())
-          })
-          next = stored
-        } else {
-          const tokens = checkTokens(await attempt(f, refreshToken))
-          next = toSession({ ...tokens, refreshToken: tokens.refreshToken === undefined ? refreshToken : tokens.refreshToken }, now())
-        }
-        if (!next || !release(f)) return
-        void commit(next, 'local') // waiters need not wait for a slow storage write
+        const next = link
+          ? await link.exclusive(async () => {
+              // Another tab may have rotated while this one waited for the lock: adopt its tokens.
+              const shared = await read()
+              if (flight !== f) return null
+              if (shared && shared.accessToken !== from?.accessToken) return shared
+              return attempt(f, (shared ?? from)?.refreshToken ?? null)
+            })
+          : await attempt(f, from?.refreshToken ?? null)
+        if (!next || flight !== f) return
+        flight = undefined
+        void commit(next, true) // waiters need not wait for a slow storage write
         f.resolve(next.accessToken)
         return
       } catch (error) {
@@ -211,34 +177,27 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       }
       if (flight !== f) return
       let terminal = failure instanceof SessionExpiredError
-      if (!terminal && !(failure instanceof RefreshFailedError)) {
-        try {
-          terminal = isTerminal(failure)
-        } catch {
-          // a throwing classifier must not leave callers pending: treat as transient
-        }
+      try {
+        terminal ||= !(failure instanceof RefreshFailedError) && isTerminal(failure)
+      } catch {
+        // a throwing classifier must not leave callers pending: transient
       }
-      if (terminal) {
-        release(f)
-        const error = new SessionExpiredError({ cause: failure })
-        emit('refreshFailed', { error })
-        void commit(null, 'local', 'expired')
-        f.reject(error)
-        return
-      }
-      if (tries < attempts) {
-        await sleep(f, baseDelayMs * 2 ** tries * (0.5 + Math.random() / 2))
+      if (!terminal && tries < attempts) {
+        await new Promise<void>((resolve) => {
+          const cancel = unrefTimer(resolve, baseDelayMs * 2 ** tries * (0.5 + Math.random() / 2))
+          f.controller.signal.addEventListener('abort', () => resolve(cancel()))
+        })
         if (flight !== f) return
         continue
       }
-      release(f)
-      const error =
-        failure instanceof RefreshFailedError
+      flight = undefined
+      const error = terminal
+        ? new SessionExpiredError({ cause: failure })
+        : failure instanceof RefreshFailedError
           ? failure
-          : new RefreshFailedError('REFRESH_FAILED', 'The refresh failed; the session is kept, a later call tries again', {
-              cause: failure,
-            })
+          : new RefreshFailedError('REFRESH_FAILED', 'The refresh failed; the session is kept for a later try', { cause: failure })
       emit('refreshFailed', { error })
+      if (terminal) void commit(null, true, 'expired')
       f.reject(error)
       return
     }
@@ -247,125 +206,103 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   /** Joins the flight in flight, or starts one. */
   const fly = (): Promise<string> => {
     if (flight) return flight.promise
-    let resolve!: (token: string) => void
-    let reject!: (error: unknown) => void
-    const promise = new Promise<string>((res, rej) => {
-      resolve = res
-      reject = rej
+    const f = { controller: new AbortController() } as Flight
+    f.promise = new Promise<string>((resolve, reject) => {
+      f.resolve = resolve
+      f.reject = reject
     })
-    promise.catch(() => {}) // rejections reach callers; a flight nobody awaits is not unhandled
-    const f: Flight = { promise, resolve, reject, controller: new AbortController() }
+    f.promise.catch(() => {}) // rejections reach callers; a flight nobody awaits is not unhandled
     flight = f
     emit('refresh', undefined)
     void run(f)
-    return promise
-  }
-
-  /** A valid token without waiting, or undefined when a wait (load, refresh) is needed. */
-  const peek = (): string | null | undefined => {
-    if (!loaded || flight || disposed) return undefined
-    if (!session) return null
-    return isDue(session, now(), windowMs) ? undefined : session.accessToken
-  }
-
-  const getAccessToken = async (opts?: { signal?: AbortSignal }): Promise<string | null> => {
-    const ready = peek()
-    if (ready !== undefined) return ready
-    if (disposed) throw disposedError()
-    await withSignal(ensureLoaded() ?? Promise.resolve(), opts?.signal)
-    const current = session
-    if (!current) return null
-    if (!flight && !isDue(current, now(), windowMs)) return current.accessToken
-    try {
-      return await withSignal(fly(), opts?.signal)
-    } catch (error) {
-      // A proactive refresh that fails for now while the token is still valid keeps using it.
-      const stillValid = session === current && current.expiresAt !== undefined && now() < current.expiresAt
-      if (error instanceof RefreshFailedError && stillValid) return current.accessToken
-      throw error
-    }
-  }
-
-  const refresh = async (opts: { signal?: AbortSignal; staleToken?: string } = {}): Promise<string> => {
-    if (disposed) throw disposedError()
-    await withSignal(ensureLoaded() ?? Promise.resolve(), opts.signal)
-    if (!flight && opts.staleToken !== undefined) {
-      // Stale 401: someone refreshed meanwhile, so the current token is already newer.
-      if (session && session.accessToken !== opts.staleToken) return session.accessToken
-      if (!session) throw ended === 'cleared' || !ended ? notSignedIn() : new SessionExpiredError()
-    }
-    return withSignal(fly(), opts.signal)
-  }
-
-  const setTokens = async (tokens: TokenSet): Promise<void> => {
-    if (disposed) throw disposedError()
-    if (!tokens || typeof tokens.accessToken !== 'string' || !tokens.accessToken) {
-      throw new TypeError('setTokens(tokens): "accessToken" must be a non-empty string')
-    }
-    const next = toSession(tokens, now())
-    const written = commit(next, 'local')
-    // A login during a refresh wins: the refresh's result is dropped, its waiters get the new token.
-    supersede((f) => f.resolve(next.accessToken))
-    await written
-  }
-
-  const clear = async (): Promise<void> => {
-    if (disposed) return
-    const written = commit(null, 'local', 'cleared')
-    supersede((f) => f.reject(notSignedIn()))
-    await written
+    return f.promise
   }
 
   const manager: TokenManager = {
-    getAccessToken,
-    refresh,
-    setTokens,
-    clear,
+    async getAccessToken(opts) {
+      if (disposed) throw authError('DISPOSED')
+      if (!loaded) await withSignal(load(), opts?.signal)
+      const current = session
+      if (!current) return null
+      if (!flight && !isDue(current, now(), windowMs)) return current.accessToken
+      try {
+        return await withSignal(fly(), opts?.signal)
+      } catch (error) {
+        // A proactive refresh that fails for now while the token is still valid keeps using it.
+        if (error instanceof RefreshFailedError && session === current && now() < current.expiresAt!) return current.accessToken
+        throw error
+      }
+    },
+
+    async refresh(opts = {}) {
+      if (disposed) throw authError('DISPOSED')
+      await withSignal(load(), opts.signal)
+      if (!flight && opts.staleToken !== undefined) {
+        // Stale 401: someone refreshed meanwhile, so the current token is already newer.
+        if (session && session.accessToken !== opts.staleToken) return session.accessToken
+        if (!session) throw ended === 'cleared' || !ended ? authError('NOT_SIGNED_IN') : new SessionExpiredError()
+      }
+      return withSignal(fly(), opts.signal)
+    },
+
+    async setTokens(tokens) {
+      if (disposed) throw authError('DISPOSED')
+      if (typeof tokens?.accessToken !== 'string' || !tokens.accessToken) {
+        throw new TypeError('setTokens(tokens): "accessToken" must be a non-empty string')
+      }
+      const next = toSession(tokens, now())
+      const written = commit(next, true)
+      // A login during a refresh wins: the refresh's result is dropped, its waiters get the new token.
+      supersede((f) => f.resolve(next.accessToken))
+      await written
+    },
+
+    async clear() {
+      if (disposed) return
+      const written = commit(null, true)
+      supersede((f) => f.reject(authError('NOT_SIGNED_IN')))
+      await written
+    },
+
     get isRefreshing() {
       return flight !== undefined
     },
+
     on(event, listener) {
-      if (!eventNames.includes(event)) throw new TypeError(`on(): unknown event "${String(event)}"; use one of ${eventNames.join(', ')}`)
-      if (typeof listener !== 'function') throw new TypeError('on(): "listener" must be a function')
+      if (!eventNames.includes(event) || typeof listener !== 'function') {
+        throw new TypeError(`on(event, listener): "event" must be one of ${eventNames.join(', ')} and "listener" a function`)
+      }
       let set = listeners.get(event)
       if (!set) listeners.set(event, (set = new Set()))
       set.add(listener)
       return () => void set.delete(listener)
     },
+
     dispose() {
       if (disposed) return
       disposed = true
-      supersede((f) => f.reject(disposedError()))
+      supersede((f) => f.reject(authError('DISPOSED')))
       link?.close()
-      link = undefined
       listeners.clear()
     },
   }
 
-  if (options.crossTab) {
-    try {
-      link = options.crossTab.connect({
-        read: async () => {
-          const stored = await readStorage()
-          return stored && toTokenSet(stored)
-        },
-        receive(tokens) {
-          if (disposed) return
-          if (!tokens) {
-            if (!session && !flight) return
-            commit(null, 'remote', 'remote')
-            supersede((f) => f.reject(new SessionExpiredError()))
-            return
-          }
-          if (session?.accessToken === tokens.accessToken) return
-          const next = toSession(tokens, now())
-          commit(next, 'remote')
-          supersede((f) => f.resolve(next.accessToken))
-        },
-      })
-    } catch (error) {
-      emit('error', { error, source: 'cross-tab' })
-    }
+  try {
+    link = options.crossTab?.connect({
+      read: async () => {
+        const stored = await read()
+        return stored && toTokenSet(stored)
+      },
+      receive(tokens) {
+        // Another tab signed in, refreshed or signed out: adopt, and settle a flight that waits.
+        if (disposed || session?.accessToken === tokens?.accessToken) return
+        const next = tokens && toSession(tokens, now())
+        commit(next, false, 'remote')
+        supersede((f) => (next ? f.resolve(next.accessToken) : f.reject(new SessionExpiredError())))
+      },
+    })
+  } catch (error) {
+    emit('error', { error, source: 'cross-tab' })
   }
 
   return manager

@@ -16,7 +16,7 @@ export function originOf(url: string): string | null {
 export function normalizeOrigins(origins: readonly string[] | undefined): string[] {
   return (origins ?? []).map((entry) => {
     const origin = /^[a-z][a-z\d+.-]*:\/\//i.test(entry) ? originOf(entry) : null
-    if (!origin || origin === 'null') throw new TypeError(`"allowedOrigins" must hold absolute origins such as "https://api.example.com"`)
+    if (!origin || origin === 'null') throw new TypeError('"allowedOrigins" must hold origins such as "https://api.example.com"')
     return origin
   })
 }

@@ -1,0 +1,158 @@
+import { randomUUID } from 'node:crypto'
+import type { NewSession, RevokeReason, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
+
+interface FamilyRow {
+  id: string
+  userId: string
+  createdAt: number
+  expiresAt: number
+  revokedAt: number | null
+  revokedReason: RevokeReason | null
+}
+
+interface TokenRow {
+  hash: string
+  familyId: string
+  parentHash: string | null
+  status: 'active' | 'rotated'
+  createdAt: number
+  expiresAt: number
+  rotatedAt: number | null
+  childHash: string | null
+}
+
+/**
+ * In-memory {@link Store} for unit tests. Each method does all its reads and
+ * writes synchronously before its promise settles, so a rotation can never
+ * interleave with another one: JavaScript's run-to-completion is the lock.
+ */
+export function createMemoryStore(): Store {
+  const usersById = new Map<string, UserRecord>()
+  const usersByName = new Map<string, UserRecord>()
+  const families = new Map<string, FamilyRow>()
+  const tokens = new Map<string, TokenRow>()
+  let closed = false
+
+  function assertOpen(): void {
+    if (closed) throw new Error('memory store is closed')
+  }
+
+  function revoke(family: FamilyRow, now: number, reason: RevokeReason): void {
+    if (family.revokedAt === null) {
+      family.revokedAt = now
+      family.revokedReason = reason
+    }
+  }
+
+  function rotateSync(input: RotateInput): RotateResult {
+    const token = tokens.get(input.tokenHash)
+    if (!token) return { kind: 'unknown' }
+    const family = families.get(token.familyId)
+    if (!family) return { kind: 'unknown' }
+    if (family.revokedAt !== null) return { kind: 'revoked', familyId: family.id }
+    if (input.now >= family.expiresAt) return { kind: 'expired' }
+    if (token.status === 'rotated') {
+      const child = token.childHash ? tokens.get(token.childHash) : undefined
+      const sinceRotation = input.now - (token.rotatedAt ?? 0)
+      if (input.graceMs > 0 && sinceRotation < input.graceMs && child?.status === 'active') {
+        return { kind: 'conflict', familyId: family.id, retryAfterMs: input.graceMs - sinceRotation }
+      }
+      revoke(family, input.now, 'reuse')
+      return { kind: 'reused', familyId: family.id }
+    }
+    if (input.now >= token.expiresAt) return { kind: 'expired' }
+    const tokenExpiresAt = Math.min(input.now + input.idleTtlMs, family.expiresAt)
+    token.status = 'rotated'
+    token.rotatedAt = input.now
+    token.childHash = input.newTokenHash
+    tokens.set(input.newTokenHash, {
+      hash: input.newTokenHash,
+      familyId: family.id,
+      parentHash: token.hash,
+      status: 'active',
+      createdAt: input.now,
+      expiresAt: tokenExpiresAt,
+      rotatedAt: null,
+      childHash: null,
+    })
+    return { kind: 'rotated', userId: family.userId, familyId: family.id, tokenExpiresAt, familyExpiresAt: family.expiresAt }
+  }
+
+  return {
+    async findUserByUsername(username) {
+      assertOpen()
+      return usersByName.get(username)
+    },
+    async findUserById(id) {
+      assertOpen()
+      return usersById.get(id)
+    },
+    async upsertUser({ username, passwordHash }) {
+      assertOpen()
+      const existing = usersByName.get(username)
+      const user: UserRecord = { id: existing?.id ?? randomUUID(), username, passwordHash }
+      usersByName.set(username, user)
+      usersById.set(user.id, user)
+      return user
+    },
+    async createSession(session: NewSession) {
+      assertOpen()
+      if (!usersById.has(session.userId)) throw new Error('createSession: unknown user')
+      families.set(session.familyId, {
+        id: session.familyId,
+        userId: session.userId,
+        createdAt: session.now,
+        expiresAt: session.familyExpiresAt,
+        revokedAt: null,
+        revokedReason: null,
+      })
+      tokens.set(session.tokenHash, {
+        hash: session.tokenHash,
+        familyId: session.familyId,
+        parentHash: null,
+        status: 'active',
+        createdAt: session.now,
+        expiresAt: Math.min(session.tokenExpiresAt, session.familyExpiresAt),
+        rotatedAt: null,
+        childHash: null,
+      })
+    },
+    async rotate(input) {
+      assertOpen()
+      return rotateSync(input)
+    },
+    async revokeFamilyByToken(tokenHash, now, reason) {
+      assertOpen()
+      const token = tokens.get(tokenHash)
+      const family = token ? families.get(token.familyId) : undefined
+      if (!family) return false
+      revoke(family, now, reason)
+      return true
+    },
+    async isSessionActive(familyId, now) {
+      assertOpen()
+      const family = families.get(familyId)
+      return family !== undefined && family.revokedAt === null && now < family.expiresAt
+    },
+    async purgeExpired(now) {
+      assertOpen()
+      let purged = 0
+      for (const family of families.values()) {
+        if (family.expiresAt <= now) {
+          families.delete(family.id)
+          purged++
+        }
+      }
+      for (const token of tokens.values()) {
+        if (!families.has(token.familyId)) tokens.delete(token.hash)
+      }
+      return purged
+    },
+    async ping() {
+      assertOpen()
+    },
+    async close() {
+      closed = true
+    },
+  }
+}

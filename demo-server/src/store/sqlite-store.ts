@@ -1,0 +1,203 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import Database from 'better-sqlite3'
+import type { NewSession, RevokeReason, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS users (
+  id            TEXT PRIMARY KEY,
+  username      TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS token_families (
+  id             TEXT PRIMARY KEY,
+  user_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at     INTEGER NOT NULL,
+  expires_at     INTEGER NOT NULL,
+  revoked_at     INTEGER,
+  revoked_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+  token_hash  TEXT PRIMARY KEY,
+  family_id   TEXT NOT NULL REFERENCES token_families(id) ON DELETE CASCADE,
+  parent_hash TEXT,
+  status      TEXT NOT NULL CHECK (status IN ('active', 'rotated')),
+  created_at  INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  rotated_at  INTEGER
+);
+CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family_id);
+CREATE INDEX IF NOT EXISTS refresh_tokens_parent ON refresh_tokens(parent_hash);
+-- The database itself refuses a second active token in a family.
+CREATE UNIQUE INDEX IF NOT EXISTS refresh_tokens_one_active
+  ON refresh_tokens(family_id) WHERE status = 'active';
+CREATE INDEX IF NOT EXISTS token_families_expires ON token_families(expires_at);
+`
+
+interface TokenJoinRow {
+  token_hash: string
+  family_id: string
+  status: 'active' | 'rotated'
+  expires_at: number
+  rotated_at: number | null
+  user_id: string
+  family_expires_at: number
+  revoked_at: number | null
+}
+
+interface UserRow {
+  id: string
+  username: string
+  password_hash: string
+}
+
+function toUser(row: UserRow | undefined): UserRecord | undefined {
+  return row && { id: row.id, username: row.username, passwordHash: row.password_hash }
+}
+
+/**
+ * {@link Store} on a SQLite file (or `:memory:`) through better-sqlite3, in
+ * WAL mode. `rotate()` runs in one `BEGIN IMMEDIATE` transaction, so even two
+ * processes sharing the file cannot both rotate the same token.
+ *
+ * @example
+ * const store = openSqliteStore('data/demo.db')
+ */
+export function openSqliteStore(path: string): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.pragma('foreign_keys = ON')
+  // Another process holding the write lock makes us wait instead of failing at once.
+  db.pragma('busy_timeout = 5000')
+  db.exec(SCHEMA)
+
+  const q = {
+    userByName: db.prepare<[string], UserRow>('SELECT id, username, password_hash FROM users WHERE username = ?'),
+    userById: db.prepare<[string], UserRow>('SELECT id, username, password_hash FROM users WHERE id = ?'),
+    insertUser: db.prepare('INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)'),
+    updateUser: db.prepare('UPDATE users SET password_hash = ? WHERE id = ?'),
+    insertFamily: db.prepare('INSERT INTO token_families (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)'),
+    insertToken: db.prepare(
+      `INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
+       VALUES (?, ?, ?, 'active', ?, ?)`,
+    ),
+    tokenWithFamily: db.prepare<[string], TokenJoinRow>(
+      `SELECT t.token_hash, t.family_id, t.status, t.expires_at, t.rotated_at,
+              f.user_id, f.expires_at AS family_expires_at, f.revoked_at
+         FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
+        WHERE t.token_hash = ?`,
+    ),
+    childStatus: db.prepare<[string], { status: 'active' | 'rotated' }>(
+      'SELECT status FROM refresh_tokens WHERE parent_hash = ?',
+    ),
+    // Compare-and-set: only an active token can become rotated, and only once.
+    markRotated: db.prepare(
+      "UPDATE refresh_tokens SET status = 'rotated', rotated_at = ? WHERE token_hash = ? AND status = 'active'",
+    ),
+    revokeFamily: db.prepare(
+      'UPDATE token_families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL',
+    ),
+    familyOfToken: db.prepare<[string], { family_id: string }>(
+      'SELECT family_id FROM refresh_tokens WHERE token_hash = ?',
+    ),
+    sessionActive: db.prepare<[string, number], { ok: number }>(
+      'SELECT 1 AS ok FROM token_families WHERE id = ? AND revoked_at IS NULL AND expires_at > ?',
+    ),
+    purge: db.prepare('DELETE FROM token_families WHERE expires_at <= ?'),
+    ping: db.prepare('SELECT 1'),
+  }
+
+  const upsertUser = db.transaction((username: string, passwordHash: string): UserRecord => {
+    const existing = q.userByName.get(username)
+    if (existing) {
+      q.updateUser.run(passwordHash, existing.id)
+      return { id: existing.id, username, passwordHash }
+    }
+    const id = randomUUID()
+    q.insertUser.run(id, username, passwordHash, Date.now())
+    return { id, username, passwordHash }
+  })
+
+  const createSession = db.transaction((s: NewSession) => {
+    q.insertFamily.run(s.familyId, s.userId, s.now, s.familyExpiresAt)
+    q.insertToken.run(s.tokenHash, s.familyId, null, s.now, Math.min(s.tokenExpiresAt, s.familyExpiresAt))
+  })
+
+  const rotate = db.transaction((input: RotateInput): RotateResult => {
+    const row = q.tokenWithFamily.get(input.tokenHash)
+    if (!row) return { kind: 'unknown' }
+    if (row.revoked_at !== null) return { kind: 'revoked', familyId: row.family_id }
+    if (input.now >= row.family_expires_at) return { kind: 'expired' }
+    if (row.status === 'rotated') {
+      const child = q.childStatus.get(row.token_hash)
+      const sinceRotation = input.now - (row.rotated_at ?? 0)
+      if (input.graceMs > 0 && sinceRotation < input.graceMs && child?.status === 'active') {
+        return { kind: 'conflict', familyId: row.family_id, retryAfterMs: input.graceMs - sinceRotation }
+      }
+      q.revokeFamily.run(input.now, 'reuse', row.family_id)
+      return { kind: 'reused', familyId: row.family_id }
+    }
+    if (input.now >= row.expires_at) return { kind: 'expired' }
+    const changed = q.markRotated.run(input.now, row.token_hash).changes
+    // Cannot happen inside BEGIN IMMEDIATE; if it ever does, treat it as the reuse it would be.
+    if (changed !== 1) {
+      q.revokeFamily.run(input.now, 'reuse', row.family_id)
+      return { kind: 'reused', familyId: row.family_id }
+    }
+    const tokenExpiresAt = Math.min(input.now + input.idleTtlMs, row.family_expires_at)
+    q.insertToken.run(input.newTokenHash, row.family_id, row.token_hash, input.now, tokenExpiresAt)
+    return {
+      kind: 'rotated',
+      userId: row.user_id,
+      familyId: row.family_id,
+      tokenExpiresAt,
+      familyExpiresAt: row.family_expires_at,
+    }
+  })
+
+  let closed = false
+
+  return {
+    async findUserByUsername(username) {
+      return toUser(q.userByName.get(username))
+    },
+    async findUserById(id) {
+      return toUser(q.userById.get(id))
+    },
+    async upsertUser({ username, passwordHash }) {
+      return upsertUser.immediate(username, passwordHash)
+    },
+    async createSession(session) {
+      createSession.immediate(session)
+    },
+    async rotate(input) {
+      // IMMEDIATE takes the write lock before the first read: no other
+      // connection can rotate the same token between our SELECT and UPDATE.
+      return rotate.immediate(input)
+    },
+    async revokeFamilyByToken(tokenHash, now, reason) {
+      const row = q.familyOfToken.get(tokenHash)
+      if (!row) return false
+      q.revokeFamily.run(now, reason, row.family_id)
+      return true
+    },
+    async isSessionActive(familyId, now) {
+      return q.sessionActive.get(familyId, now) !== undefined
+    },
+    async purgeExpired(now) {
+      return q.purge.run(now).changes
+    },
+    async ping() {
+      q.ping.get()
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      db.close()
+    },
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The persistence contract of the demo server.
+ *
+ * Every method is async so that a multi-instance deployment can back it with
+ * PostgreSQL or Redis; the embedded implementations are SQLite
+ * (`sqlite-store.ts`) and an in-memory map (`memory-store.ts`, tests only).
+ * Refresh tokens only ever reach the store as SHA-256 hashes.
+ */
+
+/** A user account. */
+export interface UserRecord {
+  id: string
+  username: string
+  /** `scrypt$N$r$p$salt$hash` (see `auth/password.ts`). */
+  passwordHash: string
+}
+
+/** Input of {@link Store.createSession}: a new token family with its first refresh token. */
+export interface NewSession {
+  familyId: string
+  userId: string
+  tokenHash: string
+  /** Epoch ms. */
+  now: number
+  /** Epoch ms; when the first refresh token goes idle. */
+  tokenExpiresAt: number
+  /** Epoch ms; absolute end of the family, never extended by rotation. */
+  familyExpiresAt: number
+}
+
+/** Input of {@link Store.rotate}. */
+export interface RotateInput {
+  /** Hash of the refresh token the client presented. */
+  tokenHash: string
+  /** Hash of the refresh token that replaces it when rotation succeeds. */
+  newTokenHash: string
+  /** Epoch ms. */
+  now: number
+  /** Idle lifetime of the new token in ms (capped by the family's absolute end). */
+  idleTtlMs: number
+  /** Grace window in ms for the immediate parent of the active token; 0 disables it. */
+  graceMs: number
+}
+
+/**
+ * What {@link Store.rotate} did. Only `rotated` issued anything; only
+ * `reused` changed state besides it (the family is now revoked).
+ */
+export type RotateResult =
+  | { kind: 'rotated'; userId: string; familyId: string; tokenExpiresAt: number; familyExpiresAt: number }
+  /** No token with that hash. */
+  | { kind: 'unknown' }
+  /** Idle TTL or the family's absolute lifetime has passed. */
+  | { kind: 'expired' }
+  /** The family was already revoked (logout or earlier reuse). */
+  | { kind: 'revoked'; familyId: string }
+  /** An already rotated token was presented: the whole family is revoked now (RFC 9700 §4.14.2). */
+  | { kind: 'reused'; familyId: string }
+  /** The immediate parent of the active token, within the grace window: nothing revoked, nothing issued. */
+  | { kind: 'conflict'; familyId: string; retryAfterMs: number }
+
+/** Why a family was revoked. */
+export type RevokeReason = 'logout' | 'reuse'
+
+/** Storage behind the demo server. Implementations must make {@link Store.rotate} atomic. */
+export interface Store {
+  findUserByUsername(username: string): Promise<UserRecord | undefined>
+  findUserById(id: string): Promise<UserRecord | undefined>
+  /** Creates the user, or replaces the password hash of an existing one with that username. */
+  upsertUser(user: { username: string; passwordHash: string }): Promise<UserRecord>
+  /** Starts a token family (login). */
+  createSession(session: NewSession): Promise<void>
+  /**
+   * Rotates a refresh token, atomically: an active token is replaced exactly
+   * once (compare-and-set); presenting a rotated token revokes its family.
+   */
+  rotate(input: RotateInput): Promise<RotateResult>
+  /** Revokes the family the token belongs to (any status). Returns whether a family was found. */
+  revokeFamilyByToken(tokenHash: string, now: number, reason: RevokeReason): Promise<boolean>
+  /** Whether access tokens carrying this `sid` (family id) may still be honoured. */
+  isSessionActive(familyId: string, now: number): Promise<boolean>
+  /** Deletes families past their absolute lifetime (and their tokens). Returns how many. */
+  purgeExpired(now: number): Promise<number>
+  /** Throws when the store cannot serve requests (health check). */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,176 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createMemoryStore } from '../src/store/memory-store.ts'
+import { openSqliteStore } from '../src/store/sqlite-store.ts'
+import type { Store } from '../src/store/types.ts'
+
+const T0 = Date.UTC(2030, 0, 1)
+const IDLE = 60_000
+const ABSOLUTE = 10 * 60_000
+
+const dir = mkdtempSync(join(tmpdir(), 'demo-store-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+let fileCounter = 0
+
+const implementations: Array<[string, () => Store]> = [
+  ['memory', () => createMemoryStore()],
+  ['sqlite :memory:', () => openSqliteStore(':memory:')],
+  ['sqlite file', () => openSqliteStore(join(dir, `contract-${++fileCounter}.db`))],
+]
+
+describe.each(implementations)('Store contract: %s', (_name, open) => {
+  let store: Store
+  let userId: string
+
+  beforeEach(async () => {
+    store = open()
+    userId = (await store.upsertUser({ username: 'alice', passwordHash: 'h1' })).id
+    await store.createSession({
+      familyId: 'fam',
+      userId,
+      tokenHash: 't0',
+      now: T0,
+      tokenExpiresAt: T0 + IDLE,
+      familyExpiresAt: T0 + ABSOLUTE,
+    })
+  })
+  afterEach(() => store.close())
+
+  const rotate = (tokenHash: string, newTokenHash: string, now: number, graceMs = 0) =>
+    store.rotate({ tokenHash, newTokenHash, now, idleTtlMs: IDLE, graceMs })
+
+  it('finds users by name and id; upsert keeps the id and replaces the hash', async () => {
+    expect(await store.findUserByUsername('alice')).toEqual({ id: userId, username: 'alice', passwordHash: 'h1' })
+    expect((await store.upsertUser({ username: 'alice', passwordHash: 'h2' })).id).toBe(userId)
+    expect((await store.findUserById(userId))?.passwordHash).toBe('h2')
+    expect(await store.findUserByUsername('ALICE')).toBeUndefined()
+    expect(await store.findUserByUsername("' OR 1=1 --")).toBeUndefined()
+  })
+
+  it('rotates an active token once, then treats it as reuse and revokes the family', async () => {
+    const first = await rotate('t0', 't1', T0 + 1000)
+    expect(first).toMatchObject({ kind: 'rotated', userId, familyId: 'fam', tokenExpiresAt: T0 + 1000 + IDLE })
+    expect(await store.isSessionActive('fam', T0 + 1000)).toBe(true)
+
+    expect(await rotate('t0', 'x', T0 + 2000)).toEqual({ kind: 'reused', familyId: 'fam' })
+    expect(await store.isSessionActive('fam', T0 + 2000)).toBe(false)
+    // The newest child dies with the family.
+    expect(await rotate('t1', 't2', T0 + 3000)).toEqual({ kind: 'revoked', familyId: 'fam' })
+  })
+
+  it('answers unknown for a hash it never saw', async () => {
+    expect(await rotate('nope', 'x', T0)).toEqual({ kind: 'unknown' })
+  })
+
+  it('expires a token after its idle TTL', async () => {
+    expect(await rotate('t0', 't1', T0 + IDLE)).toEqual({ kind: 'expired' })
+    expect(await rotate('t0', 't1', T0 + IDLE - 1)).toMatchObject({ kind: 'rotated' })
+  })
+
+  it('never extends the family: rotation caps the new idle expiry at the absolute end', async () => {
+    let current = 't0'
+    let now = T0
+    for (let i = 1; now + 50_000 < T0 + ABSOLUTE; i++) {
+      now += 50_000
+      const result = await rotate(current, `t${i}`, now)
+      expect(result.kind).toBe('rotated')
+      if (result.kind === 'rotated') expect(result.tokenExpiresAt).toBeLessThanOrEqual(T0 + ABSOLUTE)
+      current = `t${i}`
+    }
+    expect(await rotate(current, 'late', T0 + ABSOLUTE)).toEqual({ kind: 'expired' })
+    expect(await store.isSessionActive('fam', T0 + ABSOLUTE)).toBe(false)
+  })
+
+  it('grace window: the immediate parent gets a conflict, revoking and issuing nothing', async () => {
+    await rotate('t0', 't1', T0)
+    const conflict = await rotate('t0', 'ignored', T0 + 500, 2000)
+    expect(conflict).toEqual({ kind: 'conflict', familyId: 'fam', retryAfterMs: 1500 })
+    expect(await store.isSessionActive('fam', T0 + 500)).toBe(true)
+    // Nothing was issued: the child is still the one active token and rotates normally.
+    expect(await rotate('ignored', 'x', T0 + 600)).toEqual({ kind: 'unknown' })
+    expect(await rotate('t1', 't2', T0 + 700)).toMatchObject({ kind: 'rotated' })
+  })
+
+  it('grace window: a grandparent inside the window is reuse', async () => {
+    await rotate('t0', 't1', T0)
+    await rotate('t1', 't2', T0 + 10)
+    expect(await rotate('t0', 'x', T0 + 20, 5000)).toEqual({ kind: 'reused', familyId: 'fam' })
+    expect(await store.isSessionActive('fam', T0 + 20)).toBe(false)
+  })
+
+  it('grace window: the parent after the window is reuse', async () => {
+    await rotate('t0', 't1', T0)
+    expect(await rotate('t0', 'x', T0 + 2000, 2000)).toEqual({ kind: 'reused', familyId: 'fam' })
+  })
+
+  it('five concurrent rotations of one token: exactly one wins', async () => {
+    const results = await Promise.all([1, 2, 3, 4, 5].map((i) => rotate('t0', `c${i}`, T0 + 1)))
+    expect(results.filter((r) => r.kind === 'rotated')).toHaveLength(1)
+    // The losers presented a rotated token: reuse, and the family is gone.
+    expect(results.filter((r) => r.kind === 'reused' || r.kind === 'revoked')).toHaveLength(4)
+    expect(await store.isSessionActive('fam', T0 + 1)).toBe(false)
+  })
+
+  it('revokes a family by any of its tokens; unknown tokens report false', async () => {
+    await rotate('t0', 't1', T0)
+    expect(await store.revokeFamilyByToken('t0', T0 + 1, 'logout')).toBe(true)
+    expect(await store.isSessionActive('fam', T0 + 1)).toBe(false)
+    expect(await store.revokeFamilyByToken('t0', T0 + 2, 'logout')).toBe(true)
+    expect(await store.revokeFamilyByToken('nope', T0 + 2, 'logout')).toBe(false)
+    expect(await rotate('t1', 't2', T0 + 3)).toEqual({ kind: 'revoked', familyId: 'fam' })
+  })
+
+  it('purges families past their absolute lifetime, with their tokens', async () => {
+    expect(await store.purgeExpired(T0 + ABSOLUTE - 1)).toBe(0)
+    expect(await store.purgeExpired(T0 + ABSOLUTE)).toBe(1)
+    expect(await rotate('t0', 't1', T0 + 1)).toEqual({ kind: 'unknown' })
+  })
+
+  it('pings while open and rejects once closed', async () => {
+    await expect(store.ping()).resolves.toBeUndefined()
+    await store.close()
+    await expect(store.ping()).rejects.toThrow()
+  })
+})
+
+describe('SqliteStore specifics', () => {
+  it('uses WAL and refuses a second active token in a family at the database level', async () => {
+    const path = join(dir, 'specifics.db')
+    const store = openSqliteStore(path)
+    const { id } = await store.upsertUser({ username: 'bob', passwordHash: 'h' })
+    await store.createSession({ familyId: 'f', userId: id, tokenHash: 'a', now: T0, tokenExpiresAt: T0 + IDLE, familyExpiresAt: T0 + ABSOLUTE })
+    const raw = new Database(path)
+    try {
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal')
+      expect(() =>
+        raw
+          .prepare("INSERT INTO refresh_tokens (token_hash, family_id, status, created_at, expires_at) VALUES ('b', 'f', 'active', 0, 0)")
+          .run(),
+      ).toThrow(/UNIQUE/)
+      // Only hashes are stored: the row holds exactly what the caller passed as the hash.
+      expect(raw.prepare('SELECT token_hash FROM refresh_tokens').all()).toEqual([{ token_hash: 'a' }])
+    } finally {
+      raw.close()
+      await store.close()
+    }
+  })
+
+  it('two connections to one file cannot both rotate the same token', async () => {
+    const path = join(dir, 'two-connections.db')
+    const a = openSqliteStore(path)
+    const b = openSqliteStore(path)
+    try {
+      const { id } = await a.upsertUser({ username: 'carol', passwordHash: 'h' })
+      await a.createSession({ familyId: 'f', userId: id, tokenHash: 't', now: T0, tokenExpiresAt: T0 + IDLE, familyExpiresAt: T0 + ABSOLUTE })
+      const input = { tokenHash: 't', now: T0 + 1, idleTtlMs: IDLE, graceMs: 0 }
+      const results = await Promise.all([a.rotate({ ...input, newTokenHash: 'n1' }), b.rotate({ ...input, newTokenHash: 'n2' })])
+      expect(results.map((r) => r.kind).sort()).toEqual(['reused', 'rotated'])
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+})

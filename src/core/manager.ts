@@ -158,18 +158,26 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     for (let tries = 0; ; tries++) {
       let failure: unknown
       try {
+        let adopted = false
         const next = link
           ? await link.exclusive(async () => {
               // Another tab may have rotated while this one waited for the lock: adopt its tokens.
               const shared = await read()
               if (flight !== f) return null
-              if (shared && shared.accessToken !== from?.accessToken) return shared
-              return attempt(f, (shared ?? from)?.refreshToken ?? null)
+              if (shared && shared.accessToken !== from?.accessToken) {
+                adopted = true
+                return shared
+              }
+              const fresh = await attempt(f, (shared ?? from)?.refreshToken ?? null)
+              // Hand over through storage before the lock is released: the next tab re-reads it.
+              if (flight === f) await persist(toTokenSet(fresh))
+              return fresh
             })
           : await attempt(f, from?.refreshToken ?? null)
         if (!next || flight !== f) return
         flight = undefined
-        void commit(next, true) // waiters need not wait for a slow storage write
+        void commit(next, !link) // waiters need not wait for a slow storage write
+        if (link && !adopted) link.publish(toTokenSet(next))
         f.resolve(next.accessToken)
         return
       } catch (error) {
@@ -302,7 +310,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       },
     })
   } catch (error) {
-    emit('error', { error, source: 'cross-tab' })
+    // Reported on the next tick, so listeners added right after creation hear it.
+    void Promise.resolve().then(() => emit('error', { error, source: 'cross-tab' }))
   }
 
   return manager

@@ -57,7 +57,11 @@ export interface CrossTabHost {
 
 /** A live cross-tab link, from {@link CrossTab.connect}. */
 export interface CrossTabLink {
-  /** Runs `task` while holding the cross-tab refresh lock. */
+  /**
+   * Runs `task` while holding the cross-tab refresh lock. The manager re-reads
+   * storage first and writes the new tokens before `task` settles, so the next
+   * holder sees them; the link must make that write visible to it.
+   */
   exclusive<T>(task: () => Promise<T>): Promise<T>
   /** Tells the other tabs about new tokens (or a sign-out, `null`). */
   publish(tokens: TokenSet | null): void

@@ -1,0 +1,162 @@
+// The manager's side of cross-tab coordination, driven through an in-process
+// link (a lock, a bus, one shared storage) so its logic is testable in Node.
+// The browser link (Web Locks + BroadcastChannel) has its own tests.
+import { describe, expect, it } from 'vitest'
+import { createTokenManager, memoryStorage, type CrossTab, type CrossTabHost, type TokenManager, type TokenSet } from '../../src/index.js'
+
+/** A rotating token server in memory: each refresh token works once; a second use is a reuse. */
+function rotatingServer() {
+  let n = 0
+  const active = new Set<string>()
+  const stats = { refreshCalls: 0, reuse: 0 }
+  const issue = (): TokenSet => {
+    n++
+    const refreshToken = `r${n}`
+    active.add(refreshToken)
+    return { accessToken: `a${n}`, refreshToken, expiresIn: 600 }
+  }
+  const refresh = async ({ refreshToken }: { refreshToken: string | null }): Promise<TokenSet> => {
+    stats.refreshCalls++
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    if (!refreshToken || !active.delete(refreshToken)) {
+      stats.reuse++
+      throw Object.assign(new Error('invalid_grant'), { status: 400, error: 'invalid_grant' })
+    }
+    return issue()
+  }
+  return { issue, refresh, stats }
+}
+
+/** Tabs of one browser: one storage, one lock, one bus with asynchronous delivery. */
+function browser() {
+  const storage = memoryStorage()
+  const hosts = new Set<CrossTabHost>()
+  let lock: Promise<unknown> = Promise.resolve()
+  let lockHeld = 0
+  let maxHeld = 0
+  const crossTab: CrossTab = {
+    connect(host) {
+      hosts.add(host)
+      return {
+        exclusive(task) {
+          const run = lock.then(async () => {
+            maxHeld = Math.max(maxHeld, ++lockHeld)
+            try {
+              return await task()
+            } finally {
+              lockHeld--
+            }
+          })
+          lock = run.catch(() => {})
+          return run
+        },
+        publish(tokens) {
+          for (const other of hosts) if (other !== host) setTimeout(() => other.receive(tokens), 5)
+        },
+        close() {
+          hosts.delete(host)
+        },
+      }
+    },
+  }
+  return { storage, crossTab, maxHeld: () => maxHeld, hosts }
+}
+
+describe('cross-tab link', () => {
+  it('one expiry across 4 tabs causes one refresh and zero reuse; every tab adopts the new token', async () => {
+    const server = rotatingServer()
+    const b = browser()
+    const first = server.issue()
+    await b.storage.set(first)
+    const tabs: TokenManager[] = Array.from({ length: 4 }, () =>
+      createTokenManager({ refresh: server.refresh, storage: b.storage, crossTab: b.crossTab }),
+    )
+    // Every tab saw the same 401 for the same token at the same time.
+    const tokens = await Promise.all(tabs.flatMap((tab) => [0, 1, 2].map(() => tab.refresh({ staleToken: first.accessToken }))))
+    expect(server.stats.refreshCalls).toBe(1)
+    expect(server.stats.reuse).toBe(0)
+    expect(new Set(tokens)).toEqual(new Set(['a2']))
+    expect(b.maxHeld()).toBe(1)
+    for (const tab of tabs) expect(await tab.getAccessToken()).toBe('a2')
+    tabs.forEach((tab) => tab.dispose())
+  })
+
+  it('ten expiries in a row, tabs racing each time: one refresh per expiry, never a reuse', async () => {
+    const server = rotatingServer()
+    const b = browser()
+    await b.storage.set(server.issue())
+    const tabs = Array.from({ length: 4 }, () => createTokenManager({ refresh: server.refresh, storage: b.storage, crossTab: b.crossTab }))
+    for (let expiry = 1; expiry <= 10; expiry++) {
+      const stale = await tabs[0]!.getAccessToken()
+      await Promise.all(tabs.map((tab, i) => new Promise((r) => setTimeout(r, i * 3)).then(() => tab.refresh({ staleToken: stale! }))))
+      expect(server.stats.refreshCalls).toBe(expiry)
+    }
+    expect(server.stats.reuse).toBe(0)
+    tabs.forEach((tab) => tab.dispose())
+  })
+
+  it('a tab that waited for the lock adopts the stored tokens instead of refreshing', async () => {
+    const server = rotatingServer()
+    const b = browser()
+    const first = server.issue()
+    await b.storage.set(first)
+    const a = createTokenManager({ refresh: server.refresh, storage: b.storage, crossTab: b.crossTab })
+    const other = createTokenManager({ refresh: server.refresh, storage: b.storage, crossTab: b.crossTab })
+    // Silence the bus so only the storage hand-over under the lock can save the second tab.
+    b.hosts.clear()
+    const [ta, tb] = await Promise.all([a.refresh({ staleToken: first.accessToken }), other.refresh({ staleToken: first.accessToken })])
+    expect(ta).toBe('a2')
+    expect(tb).toBe('a2')
+    expect(server.stats.refreshCalls).toBe(1)
+    a.dispose()
+    other.dispose()
+  })
+
+  it('a login in one tab reaches the others; a sign-out in one signs out all with reason "remote"', async () => {
+    const server = rotatingServer()
+    const b = browser()
+    const [a, other] = [0, 1].map(() => createTokenManager({ refresh: server.refresh, storage: b.storage, crossTab: b.crossTab }))
+    const seen: string[] = []
+    other!.on('tokens', (t) => seen.push(t.accessToken))
+    const signedOut: string[] = []
+    other!.on('signedOut', (e) => signedOut.push(e.reason))
+    await a!.setTokens(server.issue())
+    await expect.poll(() => seen).toEqual(['a1'])
+    expect(await other!.getAccessToken()).toBe('a1')
+    await a!.clear()
+    await expect.poll(() => signedOut).toEqual(['remote'])
+    expect(await other!.getAccessToken()).toBeNull()
+    a!.dispose()
+    other!.dispose()
+  })
+
+  it('a tab waiting for the lock is released when another tab publishes the new tokens', async () => {
+    const b = browser()
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const blocker = b.crossTab.connect({ receive() {}, read: async () => null })
+    void blocker.exclusive(() => held) // a tab holding the lock for a long time
+    const waiting = createTokenManager({ refresh: async () => ({ accessToken: 'never' }), storage: b.storage, crossTab: b.crossTab })
+    await waiting.setTokens({ accessToken: 'old', refreshToken: 'r' })
+    const pending = waiting.refresh({ staleToken: 'old' })
+    blocker.publish({ accessToken: 'from-other-tab', refreshToken: 'r2' })
+    await expect(pending).resolves.toBe('from-other-tab')
+    release()
+    waiting.dispose()
+  })
+
+  it('a link that throws on connect is reported, and the manager still works alone', async () => {
+    const errors: string[] = []
+    const broken: CrossTab = {
+      connect() {
+        throw new Error('no BroadcastChannel here')
+      },
+    }
+    const manager = createTokenManager({ refresh: async () => ({ accessToken: 'b' }), crossTab: broken })
+    manager.on('error', (e) => errors.push(e.source))
+    await manager.setTokens({ accessToken: 'a', refreshToken: 'r' })
+    await expect(manager.refresh()).resolves.toBe('b')
+    expect(errors).toEqual(['cross-tab'])
+    manager.dispose()
+  })
+})

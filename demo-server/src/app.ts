@@ -1,0 +1,117 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { createScryptHasher } from './auth/password.ts'
+import type { AppOptions, ResolvedOptions } from './options.ts'
+import services from './plugins/services.ts'
+import security from './plugins/security.ts'
+import errorHandler from './plugins/error-handler.ts'
+import authenticate from './plugins/authenticate.ts'
+import authRoutes, { AUTH_BODY_LIMIT } from './routes/auth/index.ts'
+import apiRoutes from './routes/api/index.ts'
+import wellKnownRoutes from './routes/well-known.ts'
+import healthRoutes from './routes/health.ts'
+import homeRoutes from './routes/home.ts'
+
+export type { AppOptions, RateLimitRule, RefreshTokenTransport } from './options.ts'
+
+/** Paths pino replaces with "[redacted]": credentials, cookies and tokens, wherever they appear. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.password',
+  '*.refresh_token',
+  '*.access_token',
+  'body.password',
+  'body.refresh_token',
+]
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`"${name}" must be a positive number`)
+  return value
+}
+
+function resolveOptions(options: AppOptions): ResolvedOptions {
+  if (!options || typeof options !== 'object') throw new TypeError('buildApp(options): options are required')
+  if (!options.store) throw new TypeError('"store" is required')
+  if (!options.keys) throw new TypeError('"keys" is required')
+  const transport = options.refreshTokenTransport ?? 'body'
+  if (transport !== 'body' && transport !== 'cookie') {
+    throw new TypeError('"refreshTokenTransport" must be "body" or "cookie"')
+  }
+  const grace = options.refreshReuseGraceMs ?? 0
+  if (!Number.isFinite(grace) || grace < 0) throw new TypeError('"refreshReuseGraceMs" must be a number >= 0')
+  const limits = options.rateLimits ?? {}
+  return {
+    store: options.store,
+    keys: options.keys,
+    issuer: options.issuer ?? 'http://localhost:3000',
+    audience: options.audience ?? 'silent-refresh-demo',
+    accessTokenTtl: positive('accessTokenTtl', options.accessTokenTtl ?? 30),
+    refreshTokenTtl: positive('refreshTokenTtl', options.refreshTokenTtl ?? 600),
+    refreshFamilyMaxAge: positive('refreshFamilyMaxAge', options.refreshFamilyMaxAge ?? 3600),
+    refreshReuseGraceMs: grace,
+    refreshTokenTransport: transport,
+    allowedOrigins: options.allowedOrigins ?? ['http://localhost:3000', 'http://127.0.0.1:3000'],
+    rateLimits: {
+      loginPerIp: limits.loginPerIp ?? { max: 30, windowMs: 60_000 },
+      loginFailuresPerAccount: limits.loginFailuresPerAccount ?? { max: 10, windowMs: 15 * 60_000 },
+      refreshPerIp: limits.refreshPerIp ?? { max: 60, windowMs: 60_000 },
+    },
+    passwordHasher: options.passwordHasher ?? createScryptHasher(),
+    logger: options.logger ?? false,
+    trustProxy: options.trustProxy ?? false,
+    now: options.now ?? Date.now,
+    maxSlowDelayMs: options.maxSlowDelayMs ?? 10_000,
+  }
+}
+
+function loggerOptions(logger: ResolvedOptions['logger']): FastifyServerOptions['logger'] {
+  if (!logger) return false
+  return {
+    level: logger.level ?? 'info',
+    ...(logger.stream ? { stream: logger.stream } : {}),
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: {
+      // Headers are useful when debugging CORS/CSRF; the sensitive ones are redacted above.
+      req: (req) => ({ method: req.method, url: req.url, remoteAddress: req.ip, headers: req.headers }),
+      res: (reply) => ({ statusCode: reply.statusCode }),
+    },
+  }
+}
+
+/**
+ * Builds the demo server without listening (tests call `app.inject()` or
+ * `app.listen({ port: 0 })`). The caller owns `store`: close it after
+ * `app.close()`.
+ *
+ * @example
+ * const app = await buildApp({ store: createMemoryStore(), keys: await generateSigningKeys() })
+ * const res = await app.inject({ method: 'GET', url: '/healthz' })
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const resolved = resolveOptions(options)
+  const app = Fastify({
+    logger: loggerOptions(resolved.logger),
+    trustProxy: resolved.trustProxy,
+    bodyLimit: AUTH_BODY_LIMIT,
+    // Every schema means exactly what it says: no silently dropped fields, no "1" → 1.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+    // Answer 503 to new requests while closing, finish in-flight ones.
+    return503OnClosing: true,
+  })
+
+  // JSON only by default: no text/plain parser (it turns any "simple" cross-site request into a body).
+  app.removeContentTypeParser('text/plain')
+
+  await app.register(services, resolved)
+  await app.register(errorHandler)
+  await app.register(security)
+  await app.register(authenticate)
+
+  await app.register(homeRoutes)
+  await app.register(healthRoutes)
+  await app.register(wellKnownRoutes, { keys: resolved.keys })
+  await app.register(authRoutes, { prefix: '/auth' })
+  await app.register(apiRoutes, { prefix: '/api' })
+
+  return app
+}

@@ -1,0 +1,134 @@
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { AppOptions, RateLimitRule } from './options.ts'
+
+/** Default SQLite file: `demo-server/data/demo.db`, wherever the process was started from. */
+export const DEFAULT_DB_PATH = fileURLToPath(new URL('../data/demo.db', import.meta.url))
+
+/** Everything `server.ts` needs: how to listen, where data lives, and the app options. */
+export interface ServerConfig {
+  port: number
+  host: string
+  /** `http://<host>:<port>` as printed and used for defaults. */
+  publicUrl: string
+  dbPath: string
+  /** File holding the signing key (created on first start); `null` with `:memory:`. */
+  keyFile: string | null
+  /** `JWT_PRIVATE_KEY`: PKCS#8 PEM or private JWK; wins over `keyFile`. */
+  privateKey: string | undefined
+  demoUsername: string
+  demoPassword: string
+  logLevel: string
+  app: Omit<AppOptions, 'store' | 'keys'>
+}
+
+/** A bad environment variable; the message names it and says what is expected. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }
+
+/**
+ * A duration in seconds: `90` (seconds), `1500ms`, `30s`, `15m`, `1h`, `7d`.
+ *
+ * @example
+ * parseDuration('ACCESS_TOKEN_TTL', '15m') // 900
+ */
+export function parseDuration(name: string, value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value)
+  if (!match) throw new ConfigError(`${name} must be a duration like 30, 30s, 15m, 1h or 7d (got "${value}")`)
+  const seconds = Number(match[1]) * UNITS[match[2] ?? 's']!
+  if (!(seconds > 0)) throw new ConfigError(`${name} must be greater than zero`)
+  return seconds
+}
+
+function integer(name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\s*\d+\s*$/.test(value)) throw new ConfigError(`${name} must be a whole number (got "${value}")`)
+  const n = Number(value)
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max} (got ${n})`)
+  return n
+}
+
+function bool(name: string, value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true
+  if (/^(0|false|no|off)$/i.test(value)) return false
+  throw new ConfigError(`${name} must be true or false (got "${value}")`)
+}
+
+function origins(name: string, value: string): string[] {
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  for (const origin of list) {
+    let parsed: URL
+    try {
+      parsed = new URL(origin)
+    } catch {
+      throw new ConfigError(`${name}: "${origin}" is not an origin like https://app.example.com`)
+    }
+    if (parsed.origin !== origin) throw new ConfigError(`${name}: "${origin}" must be a bare origin, e.g. "${parsed.origin}"`)
+  }
+  return list
+}
+
+/**
+ * Reads the configuration from environment variables (documented in
+ * README.md). Throws a {@link ConfigError} naming the first bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const get = (name: string): string | undefined => {
+    const value = env[name]
+    return value === undefined || value.trim() === '' ? undefined : value
+  }
+  const port = integer('PORT', get('PORT') ?? '3000', 0, 65535)
+  const host = get('HOST') ?? 'localhost'
+  const urlHost = host.includes(':') ? `[${host}]` : host
+  const publicUrl = `http://${urlHost}:${port}`
+
+  const dbPath = get('DB_PATH') === ':memory:' ? ':memory:' : resolve(get('DB_PATH') ?? DEFAULT_DB_PATH)
+  const keyFile = get('JWT_KEY_FILE') ? resolve(get('JWT_KEY_FILE')!) : dbPath === ':memory:' ? null : join(dirname(dbPath), 'signing-key.json')
+
+  const transport = get('REFRESH_TOKEN_TRANSPORT') ?? 'body'
+  if (transport !== 'body' && transport !== 'cookie') {
+    throw new ConfigError(`REFRESH_TOKEN_TRANSPORT must be "body" or "cookie" (got "${transport}")`)
+  }
+
+  const rule = (maxName: string, maxDefault: number, windowName: string, windowDefault: string): RateLimitRule => ({
+    max: integer(maxName, get(maxName) ?? String(maxDefault), 1),
+    windowMs: Math.round(parseDuration(windowName, get(windowName) ?? windowDefault) * 1000),
+  })
+
+  return {
+    port,
+    host,
+    publicUrl,
+    dbPath,
+    keyFile,
+    privateKey: get('JWT_PRIVATE_KEY'),
+    demoUsername: get('DEMO_USERNAME') ?? 'demo',
+    demoPassword: get('DEMO_PASSWORD') ?? 'demo',
+    logLevel: get('LOG_LEVEL') ?? 'info',
+    app: {
+      issuer: get('JWT_ISSUER') ?? publicUrl,
+      audience: get('JWT_AUDIENCE') ?? 'silent-refresh-demo',
+      accessTokenTtl: Math.round(parseDuration('ACCESS_TOKEN_TTL', get('ACCESS_TOKEN_TTL') ?? '30s')),
+      refreshTokenTtl: Math.round(parseDuration('REFRESH_TOKEN_TTL', get('REFRESH_TOKEN_TTL') ?? '10m')),
+      refreshFamilyMaxAge: Math.round(parseDuration('REFRESH_FAMILY_MAX_AGE', get('REFRESH_FAMILY_MAX_AGE') ?? '1h')),
+      refreshReuseGraceMs: integer('REFRESH_REUSE_GRACE_MS', get('REFRESH_REUSE_GRACE_MS') ?? '0', 0, 60_000),
+      refreshTokenTransport: transport,
+      allowedOrigins: origins(
+        'ALLOWED_ORIGINS',
+        get('ALLOWED_ORIGINS') ?? [`http://localhost:${port}`, `http://127.0.0.1:${port}`, publicUrl].join(','),
+      ).filter((o, i, all) => all.indexOf(o) === i),
+      rateLimits: {
+        loginPerIp: rule('RATE_LIMIT_LOGIN_MAX', 30, 'RATE_LIMIT_LOGIN_WINDOW', '1m'),
+        loginFailuresPerAccount: rule('RATE_LIMIT_LOGIN_FAILURES_MAX', 10, 'RATE_LIMIT_LOGIN_FAILURES_WINDOW', '15m'),
+        refreshPerIp: rule('RATE_LIMIT_REFRESH_MAX', 60, 'RATE_LIMIT_REFRESH_WINDOW', '1m'),
+      },
+      trustProxy: bool('TRUST_PROXY', get('TRUST_PROXY') ?? 'false'),
+      maxSlowDelayMs: integer('SLOW_MAX_DELAY_MS', get('SLOW_MAX_DELAY_MS') ?? '10000', 0, 120_000),
+    },
+  }
+}

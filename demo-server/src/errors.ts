@@ -1,0 +1,52 @@
+/**
+ * Every error code the demo server answers with, in the `error` field of a
+ * JSON body `{ error, error_description }` (the RFC 6749 §5.2 shape, used for
+ * every error so clients parse one format).
+ */
+export type ErrorCode =
+  /** 400: malformed request: schema violation, bad JSON, missing parameter (RFC 6749 §5.2, RFC 6750 §3.1). */
+  | 'invalid_request'
+  /** 400: refresh token unknown, malformed, expired, revoked or reused — deliberately one answer (RFC 6749 §5.2). */
+  | 'invalid_grant'
+  /** 400: `grant_type` is not `refresh_token` (RFC 6749 §5.2). */
+  | 'unsupported_grant_type'
+  /** 401: login with an unknown user or a wrong password — one answer for both. */
+  | 'invalid_credentials'
+  /** 401: no bearer token on a protected route (RFC 6750 §3.1: no error code in `WWW-Authenticate`). */
+  | 'unauthorized'
+  /** 401: bearer token expired, badly signed, of a revoked session, … (RFC 6750 §3.1). */
+  | 'invalid_token'
+  /** 403: cookie-mode request failed the CSRF checks (Origin, Sec-Fetch-Site, custom header). */
+  | 'csrf_rejected'
+  /** 404: no such route. */
+  | 'not_found'
+  /** 409: the refresh token was rotated a moment ago by a concurrent request (grace window). */
+  | 'refresh_conflict'
+  /** 413: body larger than the limit. */
+  | 'payload_too_large'
+  /** 415: body media type not accepted by this route. */
+  | 'unsupported_media_type'
+  /** 429: rate limit hit; see `Retry-After`. */
+  | 'rate_limited'
+  /** 500: a bug or the store failed; details only in the server log. */
+  | 'server_error'
+  /** 503: the server is shutting down. */
+  | 'unavailable'
+
+/** An error that becomes a response as is: status, code, description and extra headers. */
+export class HttpError extends Error {
+  override name = 'HttpError'
+  constructor(
+    readonly statusCode: number,
+    readonly code: ErrorCode,
+    readonly description: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(`${code}: ${description}`)
+  }
+}
+
+/** Body of every error response. */
+export function errorBody(code: ErrorCode, description: string): { error: ErrorCode; error_description: string } {
+  return { error: code, error_description: description }
+}

@@ -1,0 +1,58 @@
+import type { Store } from './store/types.ts'
+import type { SigningKeys } from './tokens/keys.ts'
+import type { PasswordHasher } from './auth/password.ts'
+
+/** Where the refresh token travels. */
+export type RefreshTokenTransport = 'body' | 'cookie'
+
+/** `max` requests per `windowMs`. */
+export interface RateLimitRule {
+  max: number
+  windowMs: number
+}
+
+/** Options of {@link buildApp}. Only `store` and `keys` are required. */
+export interface AppOptions {
+  store: Store
+  keys: SigningKeys
+  /** `iss` of access tokens. @default 'http://localhost:3000' */
+  issuer?: string
+  /** `aud` of access tokens. @default 'silent-refresh-demo' */
+  audience?: string
+  /** Access token lifetime, seconds. @default 30 */
+  accessTokenTtl?: number
+  /** Refresh token idle lifetime, seconds; each rotation starts a new one. @default 600 */
+  refreshTokenTtl?: number
+  /** Absolute lifetime of a token family (a login), seconds; rotation never extends it. @default 3600 */
+  refreshFamilyMaxAge?: number
+  /** Grace window for the immediate parent of the active refresh token, ms; 0 disables. @default 0 */
+  refreshReuseGraceMs?: number
+  /** @default 'body' */
+  refreshTokenTransport?: RefreshTokenTransport
+  /** Origins allowed by CORS (with credentials) and by the cookie-mode CSRF check. @default ['http://localhost:3000', 'http://127.0.0.1:3000'] */
+  allowedOrigins?: string[]
+  rateLimits?: {
+    /** @default { max: 30, windowMs: 60_000 } */
+    loginPerIp?: RateLimitRule
+    /** Failed logins per username. @default { max: 10, windowMs: 900_000 } */
+    loginFailuresPerAccount?: RateLimitRule
+    /** @default { max: 60, windowMs: 60_000 } */
+    refreshPerIp?: RateLimitRule
+  }
+  /** Password hashing; tests pass cheap scrypt parameters or a spy. @default createScryptHasher() */
+  passwordHasher?: PasswordHasher
+  /** `false` for silence, or pino options (level, stream); redaction is always added. @default false */
+  logger?: false | { level?: string; stream?: { write(line: string): void } }
+  /** Fastify `trustProxy`: take the client IP from X-Forwarded-For. @default false */
+  trustProxy?: boolean
+  /** Clock, epoch ms. @default Date.now */
+  now?: () => number
+  /** Longest delay `GET /api/slow` accepts, ms. @default 10_000 */
+  maxSlowDelayMs?: number
+}
+
+/** {@link AppOptions} with every default applied. */
+export type ResolvedOptions = Required<Omit<AppOptions, 'rateLimits' | 'logger'>> & {
+  rateLimits: Required<NonNullable<AppOptions['rateLimits']>>
+  logger: AppOptions['logger']
+}

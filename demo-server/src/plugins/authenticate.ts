@@ -1,0 +1,78 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { HttpError } from '../errors.ts'
+import { AccessTokenError, type AccessTokenClaims } from '../tokens/access-token.ts'
+
+/** `realm` of every `WWW-Authenticate` challenge. */
+export const REALM = 'silent-refresh-demo'
+
+/** RFC 6750 §2.1 `b64token`. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
+const MAX_TOKEN_LENGTH = 4096
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Claims of the verified access token; set by `app.authenticate`. */
+    auth: AccessTokenClaims | null
+  }
+  interface FastifyInstance {
+    /** `onRequest` hook for protected routes: RFC 6750 bearer authentication. */
+    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+  }
+}
+
+/** RFC 6750 §3 challenge. Descriptions are ours and never contain the token. */
+export function challenge(status: 400 | 401, error: 'invalid_request' | 'invalid_token' | null, description: string): HttpError {
+  const params = [`realm="${REALM}"`]
+  if (error) params.push(`error="${error}"`, `error_description="${description}"`)
+  return new HttpError(status, error ?? 'unauthorized', description, { 'www-authenticate': `Bearer ${params.join(', ')}` })
+}
+
+function countAuthorizationHeaders(rawHeaders: string[]): number {
+  let count = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]?.toLowerCase() === 'authorization') count++
+  }
+  return count
+}
+
+async function authenticatePlugin(app: FastifyInstance): Promise<void> {
+  app.decorateRequest('auth', null)
+
+  app.decorate('authenticate', async function authenticate(request: FastifyRequest): Promise<void> {
+    // Node keeps only the first of repeated Authorization headers; the raw list shows them all.
+    if (countAuthorizationHeaders(request.raw.rawHeaders) > 1) {
+      throw challenge(400, 'invalid_request', 'Send exactly one Authorization header.')
+    }
+    const header = request.headers.authorization
+    if (header === undefined || header.trim() === '') {
+      throw challenge(401, null, 'This route needs an access token: Authorization: Bearer <token>.')
+    }
+    const match = /^(\S+)(?:[ ]+(.*))?$/.exec(header.trim())
+    if (!match || match[1]?.toLowerCase() !== 'bearer') {
+      throw challenge(401, null, 'This route needs an access token: Authorization: Bearer <token>.')
+    }
+    const token = (match[2] ?? '').trim()
+    if (token === '') throw challenge(400, 'invalid_request', 'The bearer token is empty.')
+    if (!B64TOKEN.test(token)) throw challenge(400, 'invalid_request', 'The Authorization header is malformed.')
+    if (token.length > MAX_TOKEN_LENGTH) throw challenge(401, 'invalid_token', 'The access token is invalid.')
+
+    let claims: AccessTokenClaims
+    try {
+      claims = await app.accessTokens.verify(token)
+    } catch (err) {
+      if (err instanceof AccessTokenError) {
+        request.log.info({ reason: err.reason, cause: (err.cause as Error | undefined)?.name }, 'access token rejected')
+        throw challenge(401, 'invalid_token', err.message + '.')
+      }
+      throw err
+    }
+    // A revoked family (logout, reuse detected) ends its access tokens at once, not at exp.
+    if (!(await app.store.isSessionActive(claims.sid, app.now()))) {
+      throw challenge(401, 'invalid_token', 'The session has ended.')
+    }
+    request.auth = claims
+  })
+}
+
+export default fp(authenticatePlugin, { name: 'authenticate', dependencies: ['services'] })

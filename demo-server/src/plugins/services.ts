@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto'
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { createAccessTokens, type AccessTokens } from '../tokens/access-token.ts'
+import type { PasswordHasher } from '../auth/password.ts'
+import type { ResolvedOptions } from '../options.ts'
+import type { Store } from '../store/types.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    store: Store
+    accessTokens: AccessTokens
+    passwordHasher: PasswordHasher
+    /** Hash of a random password: verified against when the user does not exist, so both paths cost one scrypt. */
+    dummyPasswordHash: string
+    now: () => number
+    settings: ResolvedOptions
+  }
+}
+
+/** Decorates the app with its collaborators, so routes reach them as `app.store`, `app.accessTokens`, … */
+async function services(app: FastifyInstance, options: ResolvedOptions): Promise<void> {
+  app.decorate('settings', options)
+  app.decorate('store', options.store)
+  app.decorate('now', options.now)
+  app.decorate('passwordHasher', options.passwordHasher)
+  app.decorate('dummyPasswordHash', await options.passwordHasher.hash(randomBytes(24).toString('base64url')))
+  app.decorate(
+    'accessTokens',
+    createAccessTokens({
+      keys: options.keys,
+      issuer: options.issuer,
+      audience: options.audience,
+      ttlSeconds: options.accessTokenTtl,
+      now: options.now,
+    }),
+  )
+}
+
+export default fp(services, { name: 'services' })

@@ -1,0 +1,110 @@
+import type { FastifyInstance } from 'fastify'
+import { HttpError } from '../../errors.ts'
+import { generateRefreshToken, hashRefreshToken, isWellFormedRefreshToken } from '../../tokens/refresh-token.ts'
+import { REFRESH_COOKIE, clearRefreshCookie, noStore, sendTokens, tokenResponseSchema } from './token-response.ts'
+
+interface TokenBody {
+  grant_type: string
+  refresh_token?: string
+  client_id?: string
+}
+
+/**
+ * One description for unknown, malformed, expired, revoked and reused tokens
+ * (RFC 6749 §5.2 `invalid_grant`): the answer tells an attacker nothing about
+ * which tokens exist.
+ */
+export const INVALID_GRANT_DESCRIPTION = 'The refresh token is invalid, expired or revoked.'
+
+/** Seconds a client should wait after `409 refresh_conflict` before retrying with its newest refresh token. */
+export const CONFLICT_RETRY_AFTER_SECONDS = 1
+
+/** `POST /auth/token` — `grant_type=refresh_token` (RFC 6749 §6), form or JSON → rotated pair. */
+export default async function tokenRoute(app: FastifyInstance): Promise<void> {
+  const { refreshPerIp } = app.settings.rateLimits
+  const cookieMode = app.settings.refreshTokenTransport === 'cookie'
+
+  app.post<{ Body: TokenBody }>(
+    '/token',
+    {
+      config: { rateLimit: { max: refreshPerIp.max, timeWindow: refreshPerIp.windowMs } },
+      schema: {
+        body: {
+          type: 'object',
+          required: ['grant_type'],
+          additionalProperties: false,
+          properties: {
+            grant_type: { type: 'string', minLength: 1, maxLength: 64 },
+            refresh_token: { type: 'string', maxLength: 512 },
+            // Accepted for clients that always send it (public client; not checked).
+            client_id: { type: 'string', maxLength: 128 },
+          },
+        },
+        response: { 200: tokenResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      noStore(reply)
+      const { grant_type: grantType, refresh_token: bodyToken } = request.body
+      if (grantType !== 'refresh_token') {
+        throw new HttpError(400, 'unsupported_grant_type', 'Only grant_type=refresh_token is supported here.')
+      }
+      if (cookieMode && bodyToken !== undefined) {
+        throw new HttpError(400, 'invalid_request', 'In cookie mode the refresh token is read from the cookie; omit refresh_token.')
+      }
+      const presented = cookieMode ? request.cookies[REFRESH_COOKIE] : bodyToken
+      if (presented === undefined || presented === '') {
+        throw new HttpError(
+          400,
+          'invalid_request',
+          cookieMode ? 'The refresh-token cookie is missing.' : 'refresh_token is required.',
+        )
+      }
+
+      const invalidGrant = (): HttpError => {
+        if (cookieMode) clearRefreshCookie(reply)
+        return new HttpError(400, 'invalid_grant', INVALID_GRANT_DESCRIPTION)
+      }
+      if (!isWellFormedRefreshToken(presented)) throw invalidGrant()
+
+      const now = app.now()
+      const next = generateRefreshToken()
+      const result = await app.store.rotate({
+        tokenHash: hashRefreshToken(presented),
+        newTokenHash: hashRefreshToken(next),
+        now,
+        idleTtlMs: app.settings.refreshTokenTtl * 1000,
+        graceMs: app.settings.refreshReuseGraceMs,
+      })
+
+      switch (result.kind) {
+        case 'rotated':
+          request.log.info({ sid: result.familyId }, 'refresh token rotated')
+          return sendTokens(app, reply, {
+            userId: result.userId,
+            familyId: result.familyId,
+            refreshToken: next,
+            refreshExpiresAt: result.tokenExpiresAt,
+          })
+        case 'conflict':
+          request.log.info({ sid: result.familyId }, 'refresh conflict inside the grace window')
+          throw new HttpError(
+            409,
+            'refresh_conflict',
+            'This refresh token was just rotated by a concurrent request; retry with the newest refresh token.',
+            { 'retry-after': String(CONFLICT_RETRY_AFTER_SECONDS) },
+          )
+        case 'reused':
+          request.log.warn({ sid: result.familyId }, 'refresh token reuse detected: token family revoked')
+          throw invalidGrant()
+        case 'revoked':
+          request.log.info({ sid: result.familyId }, 'refresh token of a revoked family')
+          throw invalidGrant()
+        case 'expired':
+        case 'unknown':
+          request.log.info({ reason: result.kind }, 'refresh token rejected')
+          throw invalidGrant()
+      }
+    },
+  )
+}

@@ -1,0 +1,92 @@
+import type { AddressInfo } from 'node:net'
+import { buildApp } from './app.ts'
+import { ConfigError, loadConfig } from './config.ts'
+import { createScryptHasher } from './auth/password.ts'
+import { seedUser } from './auth/seed.ts'
+import { openSqliteStore } from './store/sqlite-store.ts'
+import { loadSigningKeys } from './tokens/keys.ts'
+
+/** How often expired token families are deleted. */
+const PURGE_INTERVAL_MS = 10 * 60_000
+/** In-flight requests get this long to finish after SIGINT/SIGTERM. */
+const SHUTDOWN_TIMEOUT_MS = 10_000
+
+async function main(): Promise<void> {
+  let config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`demo-server: ${err.message}`)
+      process.exit(1)
+    }
+    throw err
+  }
+
+  const store = openSqliteStore(config.dbPath)
+  const keys = await loadSigningKeys({ privateKey: config.privateKey, file: config.keyFile })
+  const passwordHasher = createScryptHasher()
+  await seedUser(store, passwordHasher, config.demoUsername, config.demoPassword)
+
+  const app = await buildApp({ ...config.app, store, keys, passwordHasher, logger: { level: config.logLevel } })
+
+  const purge = async (): Promise<void> => {
+    try {
+      const purged = await store.purgeExpired(Date.now())
+      if (purged > 0) app.log.info({ purged }, 'expired token families deleted')
+    } catch (err) {
+      app.log.error({ err }, 'purging expired token families failed')
+    }
+  }
+  await purge()
+  const purgeTimer = setInterval(purge, PURGE_INTERVAL_MS)
+  purgeTimer.unref()
+
+  await app.listen({ port: config.port, host: config.host })
+  const { port } = app.server.address() as AddressInfo
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+
+  const keyNote = {
+    env: 'from JWT_PRIVATE_KEY',
+    file: `from ${config.keyFile}`,
+    created: `new, saved to ${config.keyFile}`,
+    ephemeral: 'new, in memory only (tokens end with the process)',
+  }[keys.origin]
+  console.log(
+    [
+      '',
+      `  silent-refresh demo server listening on ${url}`,
+      `  demo credentials: ${config.demoUsername} / ${config.demoPassword}`,
+      `  database: ${config.dbPath}`,
+      `  signing key (kid ${keys.kid}): ${keyNote}`,
+      `  refresh token transport: ${config.app.refreshTokenTransport}; access token TTL ${config.app.accessTokenTtl}s`,
+      '',
+    ].join('\n'),
+  )
+
+  let closing = false
+  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
+    if (closing) return
+    closing = true
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests')
+    const force = setTimeout(() => {
+      console.error('demo-server: in-flight requests did not finish in time; exiting')
+      process.exit(1)
+    }, SHUTDOWN_TIMEOUT_MS)
+    force.unref()
+    clearInterval(purgeTimer)
+    try {
+      // Stops accepting connections and resolves once in-flight requests are answered.
+      await app.close()
+      await store.close()
+      process.exit(0)
+    } catch (err) {
+      console.error('demo-server: shutdown failed', err)
+      process.exit(1)
+    }
+  }
+  process.once('SIGINT', shutdown)
+  process.once('SIGTERM', shutdown)
+}
+
+await main()

@@ -1,0 +1,82 @@
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, importPKCS8, type JWK } from 'jose'
+
+/** The Ed25519 key pair that signs access tokens. */
+export interface SigningKeys {
+  /** RFC 7638 thumbprint of the public key; the `kid` of every token and of the JWKS entry. */
+  kid: string
+  privateKey: CryptoKey
+  publicKey: CryptoKey
+  /** Public JWK as published at `/.well-known/jwks.json`. */
+  publicJwk: JWK
+}
+
+async function fromPrivateKey(privateKey: CryptoKey): Promise<SigningKeys> {
+  const privateJwk = await exportJWK(privateKey)
+  if (privateJwk.kty !== 'OKP' || privateJwk.crv !== 'Ed25519' || !privateJwk.x) {
+    throw new TypeError('the signing key must be an Ed25519 private key')
+  }
+  const bare: JWK = { kty: 'OKP', crv: 'Ed25519', x: privateJwk.x }
+  const kid = await calculateJwkThumbprint(bare)
+  const publicKey = (await importJWK(bare, 'EdDSA')) as CryptoKey
+  return { kid, privateKey, publicKey, publicJwk: { ...bare, kid, alg: 'EdDSA', use: 'sig' } }
+}
+
+/** A fresh Ed25519 key pair (extractable, so it can be saved). */
+export async function generateSigningKeys(): Promise<SigningKeys> {
+  const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })
+  return fromPrivateKey(privateKey)
+}
+
+/**
+ * Parses a private key given as a PKCS#8 PEM or as a private JWK (JSON).
+ *
+ * @example
+ * await parseSigningKey(process.env.JWT_PRIVATE_KEY!)
+ */
+export async function parseSigningKey(text: string): Promise<SigningKeys> {
+  const trimmed = text.trim()
+  if (trimmed.startsWith('-----BEGIN')) {
+    return fromPrivateKey(await importPKCS8(trimmed.replace(/\\n/g, '\n'), 'EdDSA', { extractable: true }))
+  }
+  let jwk: JWK
+  try {
+    jwk = JSON.parse(trimmed) as JWK
+  } catch {
+    throw new TypeError('the signing key must be a PKCS#8 PEM or a private JWK in JSON')
+  }
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.d !== 'string') {
+    throw new TypeError('the signing key must be an Ed25519 private JWK (kty OKP, crv Ed25519, with "d")')
+  }
+  const key = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }, 'EdDSA', { extractable: true })
+  return fromPrivateKey(key as CryptoKey)
+}
+
+/**
+ * Where the signing key comes from, first that applies: `privateKey` (env
+ * `JWT_PRIVATE_KEY`); the JSON file at `file`, created with a new key (mode
+ * 0600) on first start; else a key that lives as long as the process.
+ */
+export async function loadSigningKeys(source: { privateKey?: string | undefined; file?: string | null | undefined }): Promise<
+  SigningKeys & { origin: 'env' | 'file' | 'created' | 'ephemeral' }
+> {
+  if (source.privateKey) return { ...(await parseSigningKey(source.privateKey)), origin: 'env' }
+  if (!source.file) return { ...(await generateSigningKeys()), origin: 'ephemeral' }
+  if (existsSync(source.file)) {
+    return { ...(await parseSigningKey(readFileSync(source.file, 'utf8'))), origin: 'file' }
+  }
+  const keys = await generateSigningKeys()
+  mkdirSync(dirname(source.file), { recursive: true })
+  const jwk = await exportJWK(keys.privateKey)
+  // 'wx' fails if another process created the file meanwhile; then use theirs.
+  try {
+    writeFileSync(source.file, JSON.stringify(jwk) + '\n', { mode: 0o600, flag: 'wx' })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      return { ...(await parseSigningKey(readFileSync(source.file, 'utf8'))), origin: 'file' }
+    }
+    throw err
+  }
+  return { ...keys, origin: 'created' }
+}

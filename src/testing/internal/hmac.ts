@@ -1,0 +1,120 @@
+// A small synchronous SHA-256 / HMAC (RFC 2104) so test JWTs can be signed in
+// Node, browsers (msw's setupWorker) and React Native alike: WebCrypto is async
+// and node:crypto is not everywhere. For test tokens only, never real secrets.
+
+const K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
+  0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
+  0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+  0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08,
+  0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+  0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+])
+
+const rotr = (x: number, n: number) => (x >>> n) | (x << (32 - n))
+
+/** SHA-256 (FIPS 180-4) of `data`. */
+export function sha256(data: Uint8Array): Uint8Array {
+  const length = data.length
+  const blocks = Math.ceil((length + 9) / 64)
+  const bytes = new Uint8Array(blocks * 64)
+  bytes.set(data)
+  bytes[length] = 0x80
+  const view = new DataView(bytes.buffer)
+  view.setUint32(bytes.length - 8, Math.floor(length / 0x20000000))
+  view.setUint32(bytes.length - 4, (length * 8) >>> 0)
+  const h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19])
+  const w = new Uint32Array(64)
+  for (let offset = 0; offset < bytes.length; offset += 64) {
+    for (let i = 0; i < 16; i++) w[i] = view.getUint32(offset + i * 4)
+    for (let i = 16; i < 64; i++) {
+      const a = w[i - 15]!
+      const b = w[i - 2]!
+      w[i] = w[i - 16]! + (rotr(a, 7) ^ rotr(a, 18) ^ (a >>> 3)) + w[i - 7]! + (rotr(b, 17) ^ rotr(b, 19) ^ (b >>> 10))
+    }
+    let [a, b, c, d, e, f, g, hh] = h as unknown as [number, number, number, number, number, number, number, number]
+    for (let i = 0; i < 64; i++) {
+      const t1 = (hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i]! + w[i]!) | 0
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0
+      hh = g
+      g = f
+      f = e
+      e = (d + t1) | 0
+      d = c
+      c = b
+      b = a
+      a = (t1 + t2) | 0
+    }
+    h[0]! += a
+    h[1]! += b
+    h[2]! += c
+    h[3]! += d
+    h[4]! += e
+    h[5]! += f
+    h[6]! += g
+    h[7]! += hh
+  }
+  const out = new Uint8Array(32)
+  const outView = new DataView(out.buffer)
+  for (let i = 0; i < 8; i++) outView.setUint32(i * 4, h[i]!)
+  return out
+}
+
+/** HMAC-SHA-256 (RFC 2104) of `message` under `key`. */
+export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
+  const block = new Uint8Array(64)
+  block.set(key.length > 64 ? sha256(key) : key)
+  const inner = new Uint8Array(64 + message.length)
+  const outer = new Uint8Array(64 + 32)
+  for (let i = 0; i < 64; i++) {
+    inner[i] = block[i]! ^ 0x36
+    outer[i] = block[i]! ^ 0x5c
+  }
+  inner.set(message, 64)
+  outer.set(sha256(inner), 64)
+  return sha256(outer)
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+/** base64url without padding (RFC 4648 §5), as JWTs use. */
+export function base64url(bytes: Uint8Array): string {
+  let out = ''
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0)
+    out += ALPHABET[n >>> 18]! + ALPHABET[(n >>> 12) & 63]!
+    if (i + 1 < bytes.length) out += ALPHABET[(n >>> 6) & 63]!
+    if (i + 2 < bytes.length) out += ALPHABET[n & 63]!
+  }
+  return out
+}
+
+/** Decodes base64url (padding optional); null when `text` is not base64url. */
+export function fromBase64url(text: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]*={0,2}$/.test(text)) return null
+  const clean = text.replace(/=+$/, '')
+  if (clean.length % 4 === 1) return null
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4))
+  let bits = 0
+  let value = 0
+  let index = 0
+  for (const char of clean) {
+    value = (value << 6) | ALPHABET.indexOf(char)
+    bits += 6
+    if (bits >= 8) {
+      bits -= 8
+      out[index++] = (value >>> bits) & 0xff
+    }
+  }
+  return out
+}
+
+/** Random bytes: WebCrypto where there is one; test tokens need uniqueness, not secrecy. */
+export function randomBytes(length: number): Uint8Array {
+  const bytes = new Uint8Array(length)
+  const crypto = (globalThis as { crypto?: { getRandomValues?: (array: Uint8Array) => Uint8Array } }).crypto
+  if (crypto?.getRandomValues) return crypto.getRandomValues(bytes)
+  for (let i = 0; i < length; i++) bytes[i] = Math.floor(Math.random() * 256)
+  return bytes
+}

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest'
+import { AuthError, RefreshFailedError, SessionExpiredError, isAuthError, isSessionExpired } from '../../src/index.js'
+
+describe('error classes', () => {
+  it('AuthError carries code, name, message and cause', () => {
+    const cause = new Error('root')
+    const error = new AuthError('NOT_SIGNED_IN', 'Not signed in', { cause })
+    expect(error).toBeInstanceOf(Error)
+    expect(error.name).toBe('AuthError')
+    expect(error.code).toBe('NOT_SIGNED_IN')
+    expect(error.message).toBe('Not signed in')
+    expect(error.cause).toBe(cause)
+  })
+
+  it('SessionExpiredError is an AuthError with code SESSION_EXPIRED and keeps its cause', () => {
+    const cause = { status: 400, error: 'invalid_grant' }
+    const error = new SessionExpiredError({ cause })
+    expect(error).toBeInstanceOf(AuthError)
+    expect(error).toBeInstanceOf(Error)
+    expect(error.name).toBe('SessionExpiredError')
+    expect(error.code).toBe('SESSION_EXPIRED')
+    expect(error.cause).toBe(cause)
+    expect(error.message.length).toBeGreaterThan(0)
+    expect(new SessionExpiredError().cause).toBeUndefined()
+  })
+
+  it.each(['REFRESH_FAILED', 'REFRESH_TIMEOUT'] as const)('RefreshFailedError with code %s', (code) => {
+    const error = new RefreshFailedError(code, 'failed', { cause: 'x' })
+    expect(error).toBeInstanceOf(AuthError)
+    expect(error).not.toBeInstanceOf(SessionExpiredError)
+    expect(error.name).toBe('RefreshFailedError')
+    expect(error.code).toBe(code)
+    expect(error.cause).toBe('x')
+  })
+
+  it('String(error) names the class, so logs say what failed', () => {
+    expect(String(new SessionExpiredError())).toMatch(/^SessionExpiredError: /)
+    expect(String(new RefreshFailedError('REFRESH_TIMEOUT', 'late'))).toBe('RefreshFailedError: late')
+  })
+})
+
+describe('isAuthError', () => {
+  it('recognises this copy’s errors', () => {
+    expect(isAuthError(new AuthError('DISPOSED', 'x'))).toBe(true)
+    expect(isAuthError(new SessionExpiredError())).toBe(true)
+    expect(isAuthError(new RefreshFailedError('REFRESH_FAILED', 'x'))).toBe(true)
+  })
+
+  it('recognises errors of another copy of the package (ESM beside CJS) by name and code', () => {
+    for (const name of ['AuthError', 'SessionExpiredError', 'RefreshFailedError']) {
+      class Foreign extends Error {
+        code = 'SESSION_EXPIRED'
+      }
+      const error = new Foreign('from the other copy')
+      error.name = name
+      expect(isAuthError(error), name).toBe(true)
+    }
+  })
+
+  it('rejects look-alikes', () => {
+    expect(isAuthError(new Error('plain'))).toBe(false)
+    expect(isAuthError(Object.assign(new Error('no code'), { name: 'AuthError' }))).toBe(false)
+    expect(isAuthError(Object.assign(new Error('other name'), { name: 'TypeError', code: 'SESSION_EXPIRED' }))).toBe(false)
+    expect(isAuthError({ name: 'AuthError', code: 'SESSION_EXPIRED', message: 'not an Error' })).toBe(false)
+    expect(isAuthError(null)).toBe(false)
+    expect(isAuthError(undefined)).toBe(false)
+    expect(isAuthError('AuthError')).toBe(false)
+  })
+})
+
+describe('isSessionExpired (default terminal test)', () => {
+  const axiosLike = (status: number, data?: unknown) => Object.assign(new Error(`Request failed with status code ${status}`), { response: { status, data } })
+
+  it.each([
+    ['status 400', { status: 400 }],
+    ['status 401', { status: 401 }],
+    ['status 403', { status: 403 }],
+    ['fetch Response-like 401', Object.assign(new Error('x'), { status: 401 })],
+    ['axios response.status 400', axiosLike(400)],
+    ['axios response.status 403', axiosLike(403)],
+    ['error invalid_grant', { error: 'invalid_grant' }],
+    ['code invalid_grant', { code: 'invalid_grant' }],
+    ['response.data.error invalid_grant on a 500', axiosLike(500, { error: 'invalid_grant' })],
+    ['status 401 in cause', new Error('wrapped', { cause: { status: 401 } })],
+    ['invalid_grant in cause', new Error('wrapped', { cause: { error: 'invalid_grant' } })],
+    ['axios 403 two causes deep', new Error('a', { cause: new Error('b', { cause: axiosLike(403) }) })],
+  ])('terminal: %s', (_, error) => {
+    expect(isSessionExpired(error)).toBe(true)
+  })
+
+  it.each([
+    ['network TypeError', new TypeError('fetch failed')],
+    ['status 500', { status: 500 }],
+    ['status 502', { status: 502 }],
+    ['status 503', { status: 503 }],
+    ['status 429', { status: 429 }],
+    ['status 404', { status: 404 }],
+    ['status as a string "401"', { status: '401' }],
+    ['axios 503', axiosLike(503)],
+    ['axios without response (network)', Object.assign(new Error('Network Error'), { code: 'ERR_NETWORK' })],
+    ['other OAuth error', { status: 500, error: 'server_error' }],
+    ['invalid_grant in an unrelated field', { message: 'invalid_grant' }],
+    ['RefreshFailedError timeout', new RefreshFailedError('REFRESH_TIMEOUT', 'late')],
+    ['AbortError', Object.assign(new Error('aborted'), { name: 'AbortError' })],
+    ['null', null],
+    ['undefined', undefined],
+    ['a number', 401],
+    ['a string', 'invalid_grant'],
+  ])('transient: %s', (_, error) => {
+    expect(isSessionExpired(error)).toBe(false)
+  })
+
+  it('a cause cycle terminates', () => {
+    const error: Error & { cause?: unknown } = new Error('loop')
+    error.cause = error
+    expect(isSessionExpired(error)).toBe(false)
+  })
+
+  it('a getter that is not an object in cause does not throw', () => {
+    expect(isSessionExpired(new Error('x', { cause: 'just text' }))).toBe(false)
+  })
+})

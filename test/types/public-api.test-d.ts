@@ -1,0 +1,127 @@
+// Type-level contract of "silent-refresh": the names and shapes DESIGN.md promises.
+import { describe, expectTypeOf, test } from 'vitest'
+import {
+  AuthError,
+  createTokenManager,
+  isAuthError,
+  RefreshFailedError,
+  SessionExpiredError,
+  type AuthErrorCode,
+  type RefreshFn,
+  type SignOutReason,
+  type TokenManager,
+  type TokenManagerOptions,
+  type TokenSet,
+  type TokenStorage,
+} from '../../src/index.js'
+import { createAuthFetch, type AuthFetchOptions } from '../../src/adapters/fetch.js'
+
+declare const manager: TokenManager
+
+describe('TokenSet and RefreshFn', () => {
+  test('TokenSet shape', () => {
+    expectTypeOf<TokenSet>().toEqualTypeOf<{
+      accessToken: string
+      refreshToken?: string | null
+      expiresAt?: number
+      expiresIn?: number
+    }>()
+    // @ts-expect-error accessToken is required
+    const _missing: TokenSet = { refreshToken: 'r' }
+    const _cookieMode: TokenSet = { accessToken: 'a', refreshToken: null }
+  })
+
+  test('RefreshFn signature', () => {
+    expectTypeOf<RefreshFn>().toEqualTypeOf<(ctx: { refreshToken: string | null; signal: AbortSignal }) => Promise<TokenSet>>()
+    expectTypeOf<RefreshFn>().parameter(0).toHaveProperty('refreshToken').toEqualTypeOf<string | null>()
+    expectTypeOf<RefreshFn>().returns.resolves.toEqualTypeOf<TokenSet>()
+    // @ts-expect-error a refresh function must return a promise of tokens
+    const _sync: RefreshFn = () => ({ accessToken: 'a' })
+  })
+
+  test('createTokenManager takes its options and returns a TokenManager', () => {
+    expectTypeOf(createTokenManager).parameter(0).toEqualTypeOf<TokenManagerOptions>()
+    expectTypeOf(createTokenManager).returns.toEqualTypeOf<TokenManager>()
+    expectTypeOf<TokenManagerOptions['refresh']>().toEqualTypeOf<RefreshFn>()
+    expectTypeOf<TokenManagerOptions['storage']>().toEqualTypeOf<TokenStorage | undefined>()
+    expectTypeOf<TokenManagerOptions['retry']>().toEqualTypeOf<{ attempts: number; baseDelayMs: number } | undefined>()
+    expectTypeOf<TokenManagerOptions['isSessionExpired']>().toEqualTypeOf<((error: unknown) => boolean) | undefined>()
+    // @ts-expect-error refresh is required
+    createTokenManager({})
+  })
+})
+
+describe('TokenManager', () => {
+  test('methods', () => {
+    expectTypeOf(manager.getAccessToken).returns.toEqualTypeOf<Promise<string | null>>()
+    expectTypeOf(manager.getAccessToken).toBeCallableWith({ signal: new AbortController().signal })
+    expectTypeOf(manager.refresh).returns.toEqualTypeOf<Promise<string>>()
+    expectTypeOf(manager.refresh).toBeCallableWith({ staleToken: 't', signal: AbortSignal.abort() })
+    expectTypeOf(manager.setTokens).parameter(0).toEqualTypeOf<TokenSet>()
+    expectTypeOf(manager.setTokens).returns.toEqualTypeOf<Promise<void>>()
+    expectTypeOf(manager.clear).returns.toEqualTypeOf<Promise<void>>()
+    expectTypeOf(manager.isRefreshing).toEqualTypeOf<boolean>()
+    expectTypeOf(manager.dispose).returns.toEqualTypeOf<void>()
+  })
+
+  test('isRefreshing is read-only', () => {
+    // @ts-expect-error readonly
+    manager.isRefreshing = true
+  })
+
+  test('on() narrows each event payload and returns the unsubscribe function', () => {
+    const off = manager.on('signedOut', (event) => {
+      expectTypeOf(event.reason).toEqualTypeOf<'expired' | 'cleared' | 'remote'>()
+    })
+    expectTypeOf(off).toEqualTypeOf<() => void>()
+    expectTypeOf<SignOutReason>().toEqualTypeOf<'expired' | 'cleared' | 'remote'>()
+    manager.on('tokens', (tokens) => expectTypeOf(tokens).toEqualTypeOf<TokenSet>())
+    manager.on('refreshFailed', ({ error }) => expectTypeOf(error).toEqualTypeOf<AuthError>())
+    manager.on('error', ({ source }) => expectTypeOf(source).toEqualTypeOf<'storage' | 'cross-tab' | 'listener'>())
+    manager.on('refresh', () => {})
+    // @ts-expect-error unknown event
+    manager.on('signedIn', () => {})
+    // @ts-expect-error the signedOut payload has no error
+    manager.on('signedOut', (event) => event.error)
+  })
+})
+
+describe('errors', () => {
+  test('AuthError code union', () => {
+    expectTypeOf<AuthErrorCode>().toEqualTypeOf<'SESSION_EXPIRED' | 'REFRESH_FAILED' | 'REFRESH_TIMEOUT' | 'NOT_SIGNED_IN' | 'DISPOSED'>()
+    expectTypeOf<AuthError['code']>().toEqualTypeOf<AuthErrorCode>()
+    expectTypeOf<AuthError>().toMatchTypeOf<Error>()
+  })
+
+  test('SessionExpiredError and RefreshFailedError extend AuthError', () => {
+    expectTypeOf<SessionExpiredError>().toMatchTypeOf<AuthError>()
+    expectTypeOf<RefreshFailedError>().toMatchTypeOf<AuthError>()
+    expectTypeOf(new SessionExpiredError()).toMatchTypeOf<AuthError>()
+    expectTypeOf<RefreshFailedError['code']>().toMatchTypeOf<AuthErrorCode>()
+    expectTypeOf<SessionExpiredError['code']>().toMatchTypeOf<AuthErrorCode>()
+    // @ts-expect-error SessionExpiredError takes no code: it is always SESSION_EXPIRED
+    new SessionExpiredError('REFRESH_FAILED')
+  })
+
+  test('isAuthError is a type guard', () => {
+    const error: unknown = new Error('x')
+    if (isAuthError(error)) expectTypeOf(error).toEqualTypeOf<AuthError>()
+    expectTypeOf(isAuthError).guards.toEqualTypeOf<AuthError>()
+  })
+})
+
+describe('createAuthFetch', () => {
+  test('returns typeof fetch', () => {
+    const authFetch = createAuthFetch(manager)
+    expectTypeOf(authFetch).toEqualTypeOf<typeof fetch>()
+    expectTypeOf(authFetch('https://api.example.com')).toEqualTypeOf<Promise<Response>>()
+  })
+
+  test('options', () => {
+    expectTypeOf<AuthFetchOptions['shouldRefresh']>().toEqualTypeOf<((response: Response) => boolean) | undefined>()
+    expectTypeOf<AuthFetchOptions['allowedOrigins']>().toEqualTypeOf<string[] | undefined>()
+    expectTypeOf<AuthFetchOptions['fetch']>().toEqualTypeOf<typeof fetch | undefined>()
+    // @ts-expect-error header is a string
+    createAuthFetch(manager, { header: 1 })
+  })
+})

@@ -99,6 +99,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
   })
 
+  // Graceful shutdown: requests still in flight when close() starts get
+  // `Connection: close`, so their keep-alive sockets do not hold close() open.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
+
   // JSON only by default: no text/plain parser (it turns any "simple" cross-site request into a body).
   app.removeContentTypeParser('text/plain')
 

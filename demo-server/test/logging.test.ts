@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { LightMyRequestResponse } from 'fastify'
+import { DEMO, build, parseSetCookie, setCookies, type TestContext } from './helpers/build.ts'
+
+let ctx: TestContext | undefined
+afterEach(async () => {
+  await ctx?.app.close()
+  ctx = undefined
+})
+
+function sink(): { stream: { write(line: string): void }; text: () => string; lines: () => Array<Record<string, unknown>> } {
+  const lines: string[] = []
+  return {
+    stream: { write: (line: string) => void lines.push(line) },
+    text: () => lines.join(''),
+    lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  }
+}
+
+const WRONG_PASSWORD = 'hunter2-wrong-password'
+
+describe('no password, token or Authorization value in logs or error bodies', () => {
+  it.each(['body', 'cookie'] as const)('%s transport, at trace level', async (transport) => {
+    const logs = sink()
+    ctx = await build({ refreshTokenTransport: transport, logger: { level: 'trace', stream: logs.stream } })
+    const headers = { 'x-requested-with': 'test', origin: 'http://localhost:3000' }
+    const secrets: string[] = [DEMO.password, WRONG_PASSWORD]
+    const errorResponses: LightMyRequestResponse[] = []
+    const refreshOf = (res: LightMyRequestResponse): string =>
+      transport === 'cookie' ? parseSetCookie(setCookies(res)[0]!).value : res.json().refresh_token
+    const refresh = (token: string) =>
+      transport === 'cookie'
+        ? ctx!.app.inject({ method: 'POST', url: '/auth/token', headers, cookies: { '__Host-refresh_token': token }, payload: { grant_type: 'refresh_token' } })
+        : ctx!.app.inject({ method: 'POST', url: '/auth/token', headers, payload: { grant_type: 'refresh_token', refresh_token: token } })
+
+    const login = await ctx.login(DEMO, headers)
+    expect(login.statusCode).toBe(200)
+    const access1 = login.json().access_token as string
+    const refresh1 = refreshOf(login)
+    secrets.push(access1, refresh1)
+
+    errorResponses.push(await ctx.login({ username: DEMO.username, password: WRONG_PASSWORD }, headers))
+    errorResponses.push(await ctx.login({ username: 'nobody', password: WRONG_PASSWORD }, headers))
+    errorResponses.push(
+      await ctx.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        headers: { ...headers, 'content-type': 'application/json' },
+        payload: `{"username":"demo","password":"${WRONG_PASSWORD}`,
+      }),
+    )
+    errorResponses.push(
+      await ctx.app.inject({ method: 'POST', url: '/auth/login', headers, payload: { username: DEMO.username, password: WRONG_PASSWORD, x: 1 } }),
+    )
+
+    expect((await ctx.me(access1)).statusCode).toBe(200)
+    const rotated = await refresh(refresh1)
+    expect(rotated.statusCode).toBe(200)
+    const access2 = rotated.json().access_token as string
+    const refresh2 = refreshOf(rotated)
+    secrets.push(access2, refresh2)
+
+    errorResponses.push(await ctx.me(access1 + 'x'))
+    errorResponses.push(await ctx.me(refresh2))
+    errorResponses.push(await refresh(refresh1)) // reuse: family revoked
+    errorResponses.push(await ctx.me(access2))
+    errorResponses.push(await ctx.app.inject({ method: 'POST', url: '/auth/logout', headers, payload: { refresh_token: refresh2 } }))
+
+    for (const res of errorResponses) {
+      for (const secret of secrets) expect(res.body).not.toContain(secret)
+      expect(res.body).not.toContain('Bearer ')
+    }
+
+    const text = logs.text()
+    expect(text.length).toBeGreaterThan(1000)
+    for (const secret of secrets) expect(text).not.toContain(secret)
+    // Pieces of the tokens would do harm too: no JWT header, no refresh-token half.
+    expect(text).not.toContain(access1.split('.')[0])
+    expect(text).not.toContain(refresh1.slice(0, 20))
+    expect(text).not.toMatch(/Bearer\s+ey/)
+    // Redaction really ran on the logged headers (so this test would notice if it stopped).
+    const redacted = logs.lines().filter((l) => JSON.stringify(l).includes('"authorization":"[redacted]"'))
+    expect(redacted.length).toBeGreaterThan(0)
+    if (transport === 'cookie') {
+      expect(logs.lines().some((l) => JSON.stringify(l).includes('"cookie":"[redacted]"'))).toBe(true)
+    }
+    // The interesting events are there.
+    expect(text).toContain('refresh token reuse detected: token family revoked')
+  })
+})

@@ -9,6 +9,7 @@ const input = {
   index: 'src/index.ts',
   axios: 'src/adapters/axios.ts',
   fetch: 'src/adapters/fetch.ts',
+  testing: 'src/testing/index.ts',
 }
 const external = ['jwt-decode', 'axios', 'msw', 'msw/node', 'msw/browser']
 const core = fileURLToPath(new URL('./src/core/', import.meta.url))
@@ -38,7 +39,7 @@ export default [
   ...['d.ts', 'd.cts'].flatMap((ext) => [
     { input: { index: input.index }, external, plugins: [dts()], output: { dir: 'dist', entryFileNames: `[name].${ext}` } },
     {
-      input: { axios: input.axios, fetch: input.fetch },
+      input: { axios: input.axios, fetch: input.fetch, testing: input.testing },
       external,
       plugins: [selfReference, dts()],
       output: { dir: 'dist', entryFileNames: `[name].${ext}`, chunkFileNames: `internal/[name]-[hash].${ext}` },

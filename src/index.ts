@@ -2,7 +2,7 @@ export { createTokenManager } from './core/manager.js'
 export { AuthError, SessionExpiredError, RefreshFailedError, isAuthError, isSessionExpired } from './core/errors.js'
 export { memoryStorage } from './storage/memory.js'
 export { webStorage } from './storage/web.js'
-export { asyncStorage } from './storage/async.js'
+export { asyncStorage, secureStorage } from './storage/async.js'
 export { refreshTokenGrant, OAuthResponseError } from './grants/oauth.js'
 
 export type { AuthErrorCode } from './core/errors.js'
@@ -19,5 +19,5 @@ export type {
   CrossTabLink,
 } from './core/types.js'
 export type { WebStorageLike } from './storage/web.js'
-export type { AsyncStorageLike } from './storage/async.js'
+export type { AsyncStorageLike, SecureStoreLike } from './storage/async.js'
 export type { RefreshTokenGrantOptions } from './grants/oauth.js'

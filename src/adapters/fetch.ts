@@ -36,16 +36,16 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
     const request = typeof Request !== 'undefined' && input instanceof Request ? input : undefined
     const url = request ? request.url : input instanceof URL ? input.href : String(input)
     if (!isAllowed(url, allowed)) return send(input, init)
+    const token = await manager.getAccessToken({ signal: init?.signal ?? request?.signal })
+    if (!token) return send(input, init)
     // A Request or a stream body can be read once: keep a copy to clone for each attempt.
     const base = request || isStream(init?.body) ? new Request(input, { ...init, duplex: 'half' } as RequestInit) : undefined
     const signal = init?.signal ?? base?.signal ?? undefined
     const attempt = (token: string) => {
       const headers = new Headers(base ? base.headers : init?.headers)
       headers.set(header, scheme ? `${scheme} ${token}` : token)
-      return base ? send(new Request(base.clone(), { headers })) : send(input, { ...init, headers })
+      return send(base ? new Request(base.clone(), { headers }) : input, base ? undefined : { ...init, headers })
     }
-    const token = await manager.getAccessToken({ signal })
-    if (!token) return send(input, init)
     const response = await attempt(token)
     if (!shouldRefresh(response)) return response
     // Free the connection of the answer that is thrown away.

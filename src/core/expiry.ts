@@ -42,5 +42,9 @@ export function isDue(session: Session, now: number, windowMs: number): boolean 
   return expiresAt !== undefined && now >= expiresAt - Math.min(windowMs, Math.max(0, session.lifetime / 2))
 }
 
-/** The token set a session persists as: absolute expiry, so a reload does not restart the clock. */
-export const toTokenSet = ({ accessToken, refreshToken, expiresAt }: Session): TokenSet => ({ accessToken, refreshToken, expiresAt })
+/**
+ * The token set a session persists as: absolute expiry, so a reload does not
+ * restart the clock, and the lifetime (as `expiresIn`), so a reload keeps the window's cap.
+ */
+export const toTokenSet = ({ accessToken, refreshToken, expiresAt, lifetime }: Session): TokenSet =>
+  expiresAt === undefined ? { accessToken, refreshToken } : { accessToken, refreshToken, expiresAt, expiresIn: lifetime / 1000 }

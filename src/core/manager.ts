@@ -1,6 +1,6 @@
 import { AuthError, RefreshFailedError, SessionExpiredError, isSessionExpired } from './errors.js'
 import { isDue, toSession, toTokenSet, type Session } from './expiry.js'
-import { unrefTimer, withSignal } from './internal/abort.js'
+import { abortReason, unrefTimer, withSignal } from './internal/abort.js'
 import type { CrossTabLink, TokenManager, TokenManagerEvents, TokenManagerOptions, TokenSet, TokenStorage } from './types.js'
 
 /** One refresh, shared by every caller while it is in flight. */
@@ -17,10 +17,10 @@ type Listener = (payload: never) => void
 
 const eventNames: readonly string[] = ['tokens', 'refresh', 'refreshFailed', 'signedOut', 'error']
 
-const option = (name: string, value: number | undefined, fallback: number): number => {
+const option = (name: string, value: unknown, fallback: number, min = 0, whole = false): number => {
   if (value === undefined) return fallback
-  if (typeof value === 'number' && value >= 0 && value < Infinity) return value
-  throw new TypeError(`"${name}" must be a number of 0 or more`)
+  if (typeof value === 'number' && value >= min && value < Infinity && (!whole || Number.isInteger(value))) return value
+  throw new TypeError(`"${name}" must be a ${whole ? 'whole ' : ''}number of ${min} or more`)
 }
 
 /**
@@ -39,13 +39,19 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   for (const [name, fn] of Object.entries({ refresh: refreshFn, isSessionExpired: isTerminal, now })) {
     if (typeof fn !== 'function') throw new TypeError(`"${name}" must be a function`)
   }
+  const { storage: given } = options
+  const retry: Partial<TokenManagerOptions['retry']> = options.retry ?? {}
+  if (typeof retry !== 'object' || !retry) throw new TypeError('"retry" must be an object: { attempts, baseDelayMs }')
+  if (given && !['get', 'set', 'clear'].every((m) => typeof given[m as keyof TokenStorage] === 'function')) {
+    throw new TypeError('"storage" must have get, set and clear: wrap localStorage in webStorage()')
+  }
   const windowMs = option('refreshBeforeExpiryMs', options.refreshBeforeExpiryMs, 30_000)
-  const timeoutMs = option('refreshTimeoutMs', options.refreshTimeoutMs, 15_000)
-  const attempts = option('retry.attempts', options.retry?.attempts, 2)
-  const baseDelayMs = option('retry.baseDelayMs', options.retry?.baseDelayMs, 300)
+  const timeoutMs = option('refreshTimeoutMs', options.refreshTimeoutMs, 15_000, 1)
+  const attempts = option('retry.attempts', retry.attempts, 2, 0, true)
+  const baseDelayMs = option('retry.baseDelayMs', retry.baseDelayMs, 300)
 
   const listeners = new Map<string, Set<Listener>>()
-  let storage: TokenStorage | undefined = options.storage
+  let storage: TokenStorage | undefined = given
   let session: Session | null = null
   /** How the last session ended: a 401 for its token means SESSION_EXPIRED, not NOT_SIGNED_IN. */
   let ended: 'expired' | 'cleared' | 'remote' | undefined
@@ -55,6 +61,10 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   let disposed = false
   let writes: Promise<void> = Promise.resolve()
   let link: CrossTabLink | undefined
+  /** Rejects with DISPOSED when the manager is disposed, so no wait outlives it. */
+  let onDispose!: () => void
+  const disposal = new Promise<never>((_, reject) => (onDispose = () => reject(authError('DISPOSED'))))
+  disposal.catch(() => {})
 
   const emit = <E extends keyof Events>(event: E, payload: Events[E]): void => {
     for (const listener of [...(listeners.get(event) ?? [])]) {
@@ -75,7 +85,13 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       try {
         await (tokens ? storage?.set(tokens) : storage?.clear())
       } catch (error) {
-        // Quota, private mode: degrade to memory, requests keep working.
+        // Quota, private mode: degrade to memory, requests keep working. Clear what
+        // is stored, so a reload never brings back a token that was since rotated.
+        try {
+          await storage?.clear()
+        } catch {
+          // nothing more to do: the storage is gone
+        }
         storage = undefined
         emit('error', { error, source: 'storage' })
       }
@@ -97,12 +113,15 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const load = (): Promise<void> =>
     loaded
       ? Promise.resolve()
-      : (loading ??= read().then((stored) => {
-          if (!loaded) {
-            session = stored
-            loaded = true
-          }
-        }))
+      : (loading ??= Promise.race([
+          read().then((stored) => {
+            if (!loaded) {
+              session = stored
+              loaded = true
+            }
+          }),
+          disposal,
+        ]))
 
   /** Replaces the session; `local` changes are persisted and told to other tabs. */
   const commit = (next: Session | null, local: boolean, reason: 'expired' | 'cleared' | 'remote' = 'cleared') => {
@@ -226,6 +245,9 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     return f.promise
   }
 
+  /** Joins the flight for one caller: an aborted signal never starts a refresh. */
+  const join = (signal: AbortSignal | undefined) => (signal?.aborted ? Promise.reject(abortReason(signal)) : withSignal(fly(), signal))
+
   const manager: TokenManager = {
     async getAccessToken(opts) {
       if (disposed) throw authError('DISPOSED')
@@ -234,7 +256,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       if (!current) return null
       if (!flight && !isDue(current, now(), windowMs)) return current.accessToken
       try {
-        return await withSignal(fly(), opts?.signal)
+        return await join(opts?.signal)
       } catch (error) {
         // A proactive refresh that fails for now while the token is still valid keeps using it.
         if (error instanceof RefreshFailedError && session === current && now() < current.expiresAt!) return current.accessToken
@@ -250,7 +272,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         if (session && session.accessToken !== opts.staleToken) return session.accessToken
         if (!session) throw ended === 'cleared' || !ended ? authError('NOT_SIGNED_IN') : new SessionExpiredError()
       }
-      return withSignal(fly(), opts.signal)
+      return join(opts.signal)
     },
 
     async setTokens(tokens) {
@@ -289,6 +311,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     dispose() {
       if (disposed) return
       disposed = true
+      onDispose()
       supersede((f) => f.reject(authError('DISPOSED')))
       link?.close()
       listeners.clear()

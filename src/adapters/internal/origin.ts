@@ -1,12 +1,9 @@
-/** Stands for "the page's origin" where there is no page (Node, React Native). */
-const NO_PAGE = 'http://relative.invalid'
+const page = (): string | undefined => (globalThis as { location?: { href?: string } }).location?.href
 
-const pageHref = (): string => (globalThis as { location?: { href?: string } }).location?.href ?? NO_PAGE
-
-/** The origin `url` is sent to, resolved as the WHATWG URL parser (and so the browser) does; null if unparseable. */
-export function originOf(url: string): string | null {
+/** The origin `url` goes to, resolved as the WHATWG URL parser (and so the browser) does; null if unparseable. */
+export function originOf(url: string, base = page()): string | null {
   try {
-    return new URL(url, pageHref()).origin
+    return new URL(url, base).origin
   } catch {
     return null
   }
@@ -15,7 +12,7 @@ export function originOf(url: string): string | null {
 /** Normalises `allowedOrigins` once, naming the option on a bad entry. */
 export function normalizeOrigins(origins: readonly string[] | undefined): string[] {
   return (origins ?? []).map((entry) => {
-    const origin = /^[a-z][a-z\d+.-]*:\/\//i.test(entry) ? originOf(entry) : null
+    const origin = /^[a-z][a-z\d+.-]*:\/\//i.test(entry) ? originOf(entry, undefined) : null
     if (!origin || origin === 'null') throw new TypeError('"allowedOrigins" must hold origins such as "https://api.example.com"')
     return origin
   })
@@ -26,7 +23,10 @@ export function normalizeOrigins(origins: readonly string[] | undefined): string
  * (an axios instance's baseURL) and `allowed`; never any other origin.
  */
 export function isAllowed(url: string, allowed: readonly string[], extra?: string): boolean {
-  const origin = originOf(url)
-  if (!origin || origin === 'null') return false
-  return origin === originOf(pageHref()) || (extra !== undefined && origin === originOf(extra)) || allowed.includes(origin)
+  const base = page()
+  const origin = originOf(url, base)
+  // No page (Node, React Native): a path that does not parse alone goes to no other host;
+  // a protocol-relative one ("//host", "\\host") might.
+  if (!origin) return !base && !/^[\s\\/]*[\\/]{2}/.test(url)
+  return origin !== 'null' && (origin === originOf(base ?? '', undefined) || (extra !== undefined && origin === originOf(extra, base)) || allowed.includes(origin))
 }

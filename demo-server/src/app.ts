@@ -105,8 +105,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true
   })
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', async (request, reply) => {
     if (closing) reply.header('connection', 'close')
+    // Token endpoints and every error: never cached (RFC 6749 §5.1, and no stale 401s in caches).
+    if (!reply.hasHeader('cache-control') && (request.url.startsWith('/auth/') || reply.statusCode >= 400)) {
+      reply.header('cache-control', 'no-store')
+    }
   })
 
   // JSON only by default: no text/plain parser (it turns any "simple" cross-site request into a body).

@@ -55,6 +55,7 @@ describe('POST /auth/login', () => {
     expect(wrong.body).toBe(unknown.body)
     expect(wrong.json()).toEqual({ error: 'invalid_credentials', error_description: 'Invalid username or password.' })
     expect(wrong.headers['content-length']).toBe(unknown.headers['content-length'])
+    expect(wrong.headers['cache-control']).toBe('no-store')
   })
 
   it.each([

@@ -30,8 +30,6 @@ export type ErrorCode =
   | 'rate_limited'
   /** 500: a bug or the store failed; details only in the server log. */
   | 'server_error'
-  /** 503: the server is shutting down. */
-  | 'unavailable'
 
 /** An error that becomes a response as is: status, code, description and extra headers. */
 export class HttpError extends Error {

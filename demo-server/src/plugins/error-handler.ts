@@ -21,7 +21,6 @@ async function errorHandler(app: FastifyInstance): Promise<void> {
       return reply.code(400).send(errorBody('invalid_request', err.message))
     }
     if (status >= 500) {
-      if (status === 503) return reply.code(503).send(errorBody('unavailable', 'The server is shutting down.'))
       request.log.error({ err }, 'request failed')
       return reply.code(500).send(errorBody('server_error', 'Something went wrong on our side.'))
     }

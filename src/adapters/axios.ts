@@ -21,10 +21,12 @@ export interface AttachAxiosOptions {
   allowedOrigins?: string[]
 }
 
-/** What the interceptors remember on a request config; a string key, as axios copies configs on retry. */
-const STATE = '__silentRefresh'
-type State = { token: string | null; retried?: boolean }
-type Config = InternalAxiosRequestConfig & { [STATE]?: State }
+/**
+ * The token a request was sent with, or `false` on its one retry. A string key:
+ * axios copies configs on retry, and a symbol would not survive the copy.
+ */
+const SENT = '__silentRefresh'
+type Config = InternalAxiosRequestConfig & { [SENT]?: string | null | false }
 
 /**
  * Attaches the access token to the requests of an axios instance, and on a 401
@@ -42,35 +44,28 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   const shouldRefresh = options.shouldRefresh ?? ((error: AxiosError) => error.response?.status === 401)
   const allowed = normalizeOrigins(options.allowedOrigins)
 
-  const canceled = (error: unknown, config: Config) =>
-    config.signal?.aborted ? new CanceledError(undefined, config) : error
+  /** An abort while waiting for the token rejects as axios does, with a CanceledError. */
+  const canceled = (config: Config) => (error: unknown) => {
+    throw config.signal?.aborted ? new CanceledError(undefined, config) : error
+  }
 
   const request = instance.interceptors.request.use(async (config: Config) => {
-    const state = config[STATE]
     // getUri() resolves as axios sends: a per-request baseURL is followed here, never trusted.
     if (config.skipAuth || !isAllowed(instance.getUri(config), allowed, instance.defaults.baseURL)) return config
-    let token: string | null
-    try {
-      token = await manager.getAccessToken({ signal: config.signal as AbortSignal | undefined })
-    } catch (error) {
-      throw canceled(error, config)
-    }
-    config[STATE] = { token, retried: state?.retried }
+    const token = await manager.getAccessToken({ signal: config.signal as AbortSignal | undefined }).catch(canceled(config))
+    if (config[SENT] !== false) config[SENT] = token
     if (token) config.headers.set(header, scheme ? `${scheme} ${token}` : token)
     return config
   })
 
   const response = instance.interceptors.response.use(undefined, async (error: AxiosError) => {
     const config = error?.config as Config | undefined
-    const state = config?.[STATE]
+    const sent = config?.[SENT]
     // Retry once: a request that fails again after a refresh is handed back as it is.
-    if (!config || !state?.token || state.retried || config.skipAuth || !shouldRefresh(error)) throw error
-    try {
-      await manager.refresh({ staleToken: state.token, signal: config.signal as AbortSignal | undefined })
-    } catch (refreshError) {
-      throw canceled(refreshError, config)
-    }
-    config[STATE] = { token: null, retried: true }
+    // A request sent without a token (signed out, skipAuth, foreign origin) never refreshes.
+    if (!config || !sent || config.skipAuth || !shouldRefresh(error)) throw error
+    await manager.refresh({ staleToken: sent, signal: config.signal as AbortSignal | undefined }).catch(canceled(config))
+    config[SENT] = false
     config.headers.delete(header) // the request interceptor sets the current one
     return instance.request(config)
   })

@@ -14,8 +14,6 @@ export interface AuthFetchOptions {
   allowedOrigins?: string[]
 }
 
-const isStream = (body: unknown) => typeof ReadableStream !== 'undefined' && body instanceof ReadableStream
-
 /**
  * Wraps fetch: attaches the access token, and on a 401 refreshes once (shared
  * by every request) and retries once with the same body. A second 401 comes
@@ -33,14 +31,16 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
   const send = (input: RequestInfo | URL, init?: RequestInit) => (options.fetch ?? fetch)(input, init)
 
   return async function authFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    const request = typeof Request !== 'undefined' && input instanceof Request ? input : undefined
-    const url = request ? request.url : input instanceof URL ? input.href : String(input)
-    if (!isAllowed(url, allowed)) return send(input, init)
-    const token = await manager.getAccessToken({ signal: init?.signal ?? request?.signal })
+    const request = input instanceof Request ? input : undefined
+    if (!isAllowed(String(request?.url ?? input), allowed)) return send(input, init)
+    const signal = init?.signal ?? request?.signal ?? undefined
+    const token = await manager.getAccessToken({ signal })
     if (!token) return send(input, init)
     // A Request or a stream body can be read once: keep a copy to clone for each attempt.
-    const base = request || isStream(init?.body) ? new Request(input, { ...init, duplex: 'half' } as RequestInit) : undefined
-    const signal = init?.signal ?? base?.signal ?? undefined
+    const base =
+      request || typeof (init?.body as ReadableStream | undefined)?.getReader == 'function'
+        ? new Request(input, { ...init, duplex: 'half' } as RequestInit)
+        : undefined
     const attempt = (token: string) => {
       const headers = new Headers(base ? base.headers : init?.headers)
       headers.set(header, scheme ? `${scheme} ${token}` : token)

@@ -20,7 +20,7 @@ export class AuthError extends Error {
 export class SessionExpiredError extends AuthError {
   override name = 'SessionExpiredError'
   constructor(options?: { cause?: unknown }) {
-    super('SESSION_EXPIRED', 'The session has expired; sign in again', options)
+    super('SESSION_EXPIRED', 'Session expired; sign in again', options)
   }
 }
 
@@ -46,10 +46,7 @@ type Loose = { status?: unknown; response?: { status?: unknown; data?: { error?:
  * Anything else (network, 5xx, timeout) is transient.
  */
 export function isSessionExpired(error: unknown): boolean {
-  for (let e = error as Loose | undefined, depth = 0; e && typeof e === 'object' && depth < 5; e = e.cause as Loose, depth++) {
-    const status = e.status ?? e.response?.status
-    if (status === 400 || status === 401 || status === 403) return true
-    if ([e.error, e.code, e.response?.data?.error].includes('invalid_grant')) return true
-  }
-  return false
+  const hit = (e?: Loose) =>
+    !!e && ([400, 401, 403].includes((e.status ?? e.response?.status) as number) || [e.error, e.code, e.response?.data?.error].includes('invalid_grant'))
+  return hit(error as Loose) || hit((error as Loose)?.cause as Loose)
 }

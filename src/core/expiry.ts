@@ -46,5 +46,9 @@ export function isDue(session: Session, now: number, windowMs: number): boolean 
  * The token set a session persists as: absolute expiry, so a reload does not
  * restart the clock, and the lifetime (as `expiresIn`), so a reload keeps the window's cap.
  */
-export const toTokenSet = ({ accessToken, refreshToken, expiresAt, lifetime }: Session): TokenSet =>
-  expiresAt === undefined ? { accessToken, refreshToken } : { accessToken, refreshToken, expiresAt, expiresIn: lifetime / 1000 }
+export const toTokenSet = ({ accessToken, refreshToken, expiresAt, lifetime }: Session): TokenSet => ({
+  accessToken,
+  refreshToken,
+  expiresAt,
+  expiresIn: expiresAt && lifetime / 1000,
+})

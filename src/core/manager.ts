@@ -1,15 +1,13 @@
 import { AuthError, RefreshFailedError, SessionExpiredError, isSessionExpired } from './errors.js'
 import { isDue, toSession, toTokenSet, type Session } from './expiry.js'
 import { abortReason, unrefTimer, withSignal } from './internal/abort.js'
-import type { CrossTabLink, TokenManager, TokenManagerEvents, TokenManagerOptions, TokenSet, TokenStorage } from './types.js'
+import type { CrossTabLink, SignOutReason, TokenManager, TokenManagerEvents, TokenManagerOptions, TokenSet, TokenStorage } from './types.js'
 
-/** One refresh, shared by every caller while it is in flight. */
-interface Flight {
+/** One refresh, shared by every caller while it is in flight; aborted when superseded (setTokens, clear, another tab, dispose). */
+interface Flight extends AbortController {
   promise: Promise<string>
   resolve(token: string): void
   reject(error: unknown): void
-  /** Aborted when the flight is superseded (setTokens, clear, another tab, dispose). */
-  controller: AbortController
 }
 
 type Events = TokenManagerEvents
@@ -17,10 +15,12 @@ type Listener = (payload: never) => void
 
 const eventNames: readonly string[] = ['tokens', 'refresh', 'refreshFailed', 'signedOut', 'error']
 
-const option = (name: string, value: unknown, fallback: number, min = 0, whole = false): number => {
+const noToken = (tokens: TokenSet | null | undefined) => typeof tokens?.accessToken != 'string' || !tokens.accessToken
+
+const option = (name: string, value: number | undefined, fallback: number, min = 0): number => {
   if (value === undefined) return fallback
-  if (typeof value === 'number' && value >= min && value < Infinity && (!whole || Number.isInteger(value))) return value
-  throw new TypeError(`"${name}" must be a ${whole ? 'whole ' : ''}number of ${min} or more`)
+  if (Number.isInteger(value) && value >= min) return value
+  throw new TypeError(`"${name}" must be a whole number of ${min} or more`)
 }
 
 /**
@@ -37,24 +37,23 @@ const option = (name: string, value: unknown, fallback: number, min = 0, whole =
 export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const { refresh: refreshFn, isSessionExpired: isTerminal = isSessionExpired, now = Date.now } = options ?? {}
   for (const [name, fn] of Object.entries({ refresh: refreshFn, isSessionExpired: isTerminal, now })) {
-    if (typeof fn !== 'function') throw new TypeError(`"${name}" must be a function`)
+    if (typeof fn != 'function') throw new TypeError(`"${name}" must be a function`)
   }
-  const { storage: given } = options
-  const retry: Partial<TokenManagerOptions['retry']> = options.retry ?? {}
-  if (typeof retry !== 'object' || !retry) throw new TypeError('"retry" must be an object: { attempts, baseDelayMs }')
-  if (given && !['get', 'set', 'clear'].every((m) => typeof given[m as keyof TokenStorage] === 'function')) {
-    throw new TypeError('"storage" must have get, set and clear: wrap localStorage in webStorage()')
+  const { storage: given, retry = {} as Partial<TokenManagerOptions['retry']> } = options
+  if (typeof retry != 'object') throw new TypeError('"retry" must be { attempts, baseDelayMs }')
+  if (given && ![given.get, given.set, given.clear].every((m) => typeof m == 'function')) {
+    throw new TypeError('"storage" must have get, set and clear')
   }
   const windowMs = option('refreshBeforeExpiryMs', options.refreshBeforeExpiryMs, 30_000)
   const timeoutMs = option('refreshTimeoutMs', options.refreshTimeoutMs, 15_000, 1)
-  const attempts = option('retry.attempts', retry.attempts, 2, 0, true)
+  const attempts = option('retry.attempts', retry.attempts, 2)
   const baseDelayMs = option('retry.baseDelayMs', retry.baseDelayMs, 300)
 
-  const listeners = new Map<string, Set<Listener>>()
+  let listeners: [string, Listener][] = []
   let storage: TokenStorage | undefined = given
   let session: Session | null = null
-  /** How the last session ended: a 401 for its token means SESSION_EXPIRED, not NOT_SIGNED_IN. */
-  let ended: 'expired' | 'cleared' | 'remote' | undefined
+  /** The last session ended without clear(): a 401 for its token means SESSION_EXPIRED, not NOT_SIGNED_IN. */
+  let expired = false
   let loaded = false
   let loading: Promise<void> | undefined
   let flight: Flight | undefined
@@ -62,12 +61,12 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   let writes: Promise<void> = Promise.resolve()
   let link: CrossTabLink | undefined
   /** Rejects with DISPOSED when the manager is disposed, so no wait outlives it. */
-  let onDispose!: () => void
-  const disposal = new Promise<never>((_, reject) => (onDispose = () => reject(authError('DISPOSED'))))
-  disposal.catch(() => {})
+  /** Aborted by dispose(), so no wait outlives the manager. */
+  const life = new AbortController()
 
   const emit = <E extends keyof Events>(event: E, payload: Events[E]): void => {
-    for (const listener of [...(listeners.get(event) ?? [])]) {
+    for (const [name, listener] of listeners) {
+      if (name !== event) continue
       try {
         ;(listener as (payload: Events[E]) => void)(payload)
       } catch (error) {
@@ -77,7 +76,9 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   }
 
   const authError = (code: 'DISPOSED' | 'NOT_SIGNED_IN') =>
-    new AuthError(code, code === 'DISPOSED' ? 'The token manager was disposed' : 'Not signed in: call setTokens() after login')
+    new AuthError(code, code === 'DISPOSED' ? 'The manager was disposed' : 'Not signed in: call setTokens()')
+
+  const signedOutError = () => (expired ? new SessionExpiredError() : authError('NOT_SIGNED_IN'))
 
   const persist = (tokens: TokenSet | null): Promise<void> =>
     // Chained, so an async storage always ends with the newest value.
@@ -101,7 +102,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     try {
       const stored = await storage?.get()
       if (stored == null) return null
-      if (typeof stored.accessToken !== 'string' || !stored.accessToken) throw new TypeError('The stored tokens have no accessToken')
+      if (noToken(stored)) throw new TypeError('Stored tokens have no accessToken')
       return toSession(stored, now())
     } catch (error) {
       // Unreadable is not unwritable: report, start signed out, keep the storage.
@@ -113,62 +114,71 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const load = (): Promise<void> =>
     loaded
       ? Promise.resolve()
-      : (loading ??= Promise.race([
+      : (loading ??= withSignal(
           read().then((stored) => {
             if (!loaded) {
               session = stored
               loaded = true
             }
           }),
-          disposal,
-        ]))
+          life.signal,
+        ))
 
-  /** Replaces the session; `local` changes are persisted and told to other tabs. */
-  const commit = (next: Session | null, local: boolean, reason: 'expired' | 'cleared' | 'remote' = 'cleared') => {
+  /**
+   * Replaces the session; `local` changes are persisted and told to other tabs.
+   * A refresh in flight is settled with the outcome and its own result never applied:
+   * a login during a refresh wins, a sign-out is not undone when the refresh resolves.
+   */
+  const adopt = (next: Session | null, local: boolean, reason: SignOutReason = 'cleared') => {
     session = next
-    ended = next ? undefined : reason
+    expired = !next && reason != 'cleared'
     loaded = true // a login or sign-out before the stored session has loaded wins over it
     const tokens = next && toTokenSet(next)
     if (local) link?.publish(tokens)
     const written = local ? persist(tokens) : undefined
     if (tokens) emit('tokens', tokens)
     else emit('signedOut', { reason })
+    const f = flight
+    if (f) {
+      flight = undefined
+      f.abort()
+      if (next) f.resolve(next.accessToken)
+      else f.reject(signedOutError())
+    }
     return written
   }
 
-  /** Settles the flight in flight early (a login, a sign-out, dispose): its result is never applied. */
-  const supersede = (settle: (f: Flight) => void) => {
-    const f = flight
-    if (!f) return
-    flight = undefined
-    f.controller.abort()
-    settle(f)
+  /** Whether a refresh failure ends the session; a throwing classifier must not leave callers pending. */
+  const isFatal = (failure: unknown) => {
+    try {
+      return failure instanceof SessionExpiredError || (!(failure instanceof RefreshFailedError) && isTerminal(failure))
+    } catch {
+      return false
+    }
   }
 
   /** One call of the refresh function, bounded by the timeout and by the flight's life. */
   const attempt = async (f: Flight, refreshToken: string | null): Promise<Session> => {
     const controller = new AbortController()
-    let reason: unknown
-    const stop = (error: unknown) => {
-      reason = error
-      controller.abort(error)
-    }
-    const onSuperseded = () => stop(f.controller.signal.reason)
-    f.controller.signal.addEventListener('abort', onSuperseded)
-    const cancel = unrefTimer(() => stop(new RefreshFailedError('REFRESH_TIMEOUT', `The refresh did not answer within ${timeoutMs} ms`)), timeoutMs)
-    try {
-      const tokens = await Promise.race([
-        refreshFn({ refreshToken, signal: controller.signal }),
-        new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(reason))),
-      ])
-      if (!tokens || typeof tokens.accessToken !== 'string' || !tokens.accessToken) {
-        throw new RefreshFailedError('REFRESH_FAILED', 'The refresh function resolved without an accessToken')
-      }
+    const before = session
+    const onSuperseded = () => controller.abort(f.signal.reason)
+    f.signal.addEventListener('abort', onSuperseded)
+    const cancel = unrefTimer(() => controller.abort(new RefreshFailedError('REFRESH_TIMEOUT', `Refresh timed out after ${timeoutMs} ms`)), timeoutMs)
+    // Called now, not a tick later (a login in between must not see it start); a throw rejects.
+    const answer = new Promise<TokenSet>((resolve) => resolve(refreshFn({ refreshToken, signal: controller.signal }))).then((tokens) => {
+      if (noToken(tokens)) throw new RefreshFailedError('REFRESH_FAILED', 'Refresh gave no accessToken')
       // A server that does not rotate sends no refresh token: keep the one we have.
       return toSession({ ...tokens, refreshToken: tokens.refreshToken === undefined ? refreshToken : tokens.refreshToken }, now())
+    })
+    // An answer after the timeout still counts while nothing newer happened: the server has
+    // rotated (presenting the old refresh token again would be a reuse) or ended the session.
+    const late = (next: Session | null) => void (controller.signal.aborted && session === before && !disposed && adopt(next, true, 'expired'))
+    answer.then(late, (error) => isFatal(error) && late(null))
+    try {
+      return await withSignal(answer, controller.signal)
     } finally {
       cancel()
-      f.controller.signal.removeEventListener('abort', onSuperseded)
+      f.signal.removeEventListener('abort', onSuperseded)
     }
   }
 
@@ -195,7 +205,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
           : await attempt(f, from?.refreshToken ?? null)
         if (!next || flight !== f) return
         flight = undefined
-        void commit(next, !link) // waiters need not wait for a slow storage write
+        void adopt(next, !link) // waiters need not wait for a slow storage write
         if (link && !adopted) link.publish(toTokenSet(next))
         f.resolve(next.accessToken)
         return
@@ -203,16 +213,11 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         failure = error
       }
       if (flight !== f) return
-      let terminal = failure instanceof SessionExpiredError
-      try {
-        terminal ||= !(failure instanceof RefreshFailedError) && isTerminal(failure)
-      } catch {
-        // a throwing classifier must not leave callers pending: transient
-      }
+      const terminal = isFatal(failure)
       if (!terminal && tries < attempts) {
         await new Promise<void>((resolve) => {
           const cancel = unrefTimer(resolve, baseDelayMs * 2 ** tries * (0.5 + Math.random() / 2))
-          f.controller.signal.addEventListener('abort', () => resolve(cancel()))
+          f.signal.addEventListener('abort', () => resolve(cancel()))
         })
         if (flight !== f) return
         continue
@@ -222,9 +227,9 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         ? new SessionExpiredError({ cause: failure })
         : failure instanceof RefreshFailedError
           ? failure
-          : new RefreshFailedError('REFRESH_FAILED', 'The refresh failed; the session is kept for a later try', { cause: failure })
+          : new RefreshFailedError('REFRESH_FAILED', 'Refresh failed; session kept', { cause: failure })
       emit('refreshFailed', { error })
-      if (terminal) void commit(null, true, 'expired')
+      if (terminal) void adopt(null, true, 'expired')
       f.reject(error)
       return
     }
@@ -233,7 +238,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   /** Joins the flight in flight, or starts one. */
   const fly = (): Promise<string> => {
     if (flight) return flight.promise
-    const f = { controller: new AbortController() } as Flight
+    const f = new AbortController() as Flight
     f.promise = new Promise<string>((resolve, reject) => {
       f.resolve = resolve
       f.reject = reject
@@ -270,28 +275,19 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       if (!flight && opts.staleToken !== undefined) {
         // Stale 401: someone refreshed meanwhile, so the current token is already newer.
         if (session && session.accessToken !== opts.staleToken) return session.accessToken
-        if (!session) throw ended === 'cleared' || !ended ? authError('NOT_SIGNED_IN') : new SessionExpiredError()
+        if (!session) throw signedOutError()
       }
       return join(opts.signal)
     },
 
     async setTokens(tokens) {
       if (disposed) throw authError('DISPOSED')
-      if (typeof tokens?.accessToken !== 'string' || !tokens.accessToken) {
-        throw new TypeError('setTokens(tokens): "accessToken" must be a non-empty string')
-      }
-      const next = toSession(tokens, now())
-      const written = commit(next, true)
-      // A login during a refresh wins: the refresh's result is dropped, its waiters get the new token.
-      supersede((f) => f.resolve(next.accessToken))
-      await written
+      if (noToken(tokens)) throw new TypeError('setTokens(): "accessToken" must be a non-empty string')
+      await adopt(toSession(tokens, now()), true)
     },
 
     async clear() {
-      if (disposed) return
-      const written = commit(null, true)
-      supersede((f) => f.reject(authError('NOT_SIGNED_IN')))
-      await written
+      if (!disposed) await adopt(null, true)
     },
 
     get isRefreshing() {
@@ -299,37 +295,32 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     },
 
     on(event, listener) {
-      if (!eventNames.includes(event) || typeof listener !== 'function') {
-        throw new TypeError(`on(event, listener): "event" must be one of ${eventNames.join(', ')} and "listener" a function`)
+      if (!eventNames.includes(event) || typeof listener != 'function') {
+        throw new TypeError(`on(): "event" must be one of ${eventNames}, "listener" a function`)
       }
-      let set = listeners.get(event)
-      if (!set) listeners.set(event, (set = new Set()))
-      set.add(listener)
-      return () => void set.delete(listener)
+      const entry: [string, Listener] = [event, listener]
+      listeners = [...listeners, entry] // copy on write: emitting never sees a list change under it
+      return () => void (listeners = listeners.filter((e) => e !== entry))
     },
 
     dispose() {
       if (disposed) return
       disposed = true
-      onDispose()
-      supersede((f) => f.reject(authError('DISPOSED')))
+      life.abort(authError('DISPOSED'))
+      flight?.abort()
+      flight?.reject(authError('DISPOSED'))
+      flight = undefined
       link?.close()
-      listeners.clear()
+      listeners = []
     },
   }
 
   try {
     link = options.crossTab?.connect({
-      read: async () => {
-        const stored = await read()
-        return stored && toTokenSet(stored)
-      },
+      read,
       receive(tokens) {
         // Another tab signed in, refreshed or signed out: adopt, and settle a flight that waits.
-        if (disposed || session?.accessToken === tokens?.accessToken) return
-        const next = tokens && toSession(tokens, now())
-        commit(next, false, 'remote')
-        supersede((f) => (next ? f.resolve(next.accessToken) : f.reject(new SessionExpiredError())))
+        if (!disposed && session?.accessToken !== tokens?.accessToken) adopt(tokens && toSession(tokens, now()), false, 'remote')
       },
     })
   } catch (error) {

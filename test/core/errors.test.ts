@@ -83,7 +83,7 @@ describe('isSessionExpired (default terminal test)', () => {
     ['response.data.error invalid_grant on a 500', axiosLike(500, { error: 'invalid_grant' })],
     ['status 401 in cause', new Error('wrapped', { cause: { status: 401 } })],
     ['invalid_grant in cause', new Error('wrapped', { cause: { error: 'invalid_grant' } })],
-    ['axios 403 two causes deep', new Error('a', { cause: new Error('b', { cause: axiosLike(403) }) })],
+    ['axios 403 as the cause of a wrapping error', new Error('a', { cause: axiosLike(403) })],
   ])('terminal: %s', (_, error) => {
     expect(isSessionExpired(error)).toBe(true)
   })

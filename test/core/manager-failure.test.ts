@@ -339,12 +339,26 @@ describe('refresh timeout', () => {
     expect(refresh.fn).toHaveBeenCalledTimes(2)
     expect(refresh.call(1).signal.aborted).toBe(false)
     expect(refresh.call(1).refreshToken).toBe(RT1)
-    // the first call answering late must not matter
-    refresh.call(0).resolve({ accessToken: 'late-answer' })
     refresh.call(1).resolve({ accessToken: AT2 })
     await flush()
     expect(result.value).toBe(AT2)
     expect(await manager.getAccessToken()).toBe(AT2)
+  })
+
+  it('a timed-out attempt that answers while its retry is in flight wins: the server did rotate', async () => {
+    const refresh = controlledRefresh()
+    const { manager } = await expiredSession(refresh.fn, { refreshTimeoutMs: 1_000, retry: { attempts: 1, baseDelayMs: 100 } })
+    const result = track(manager.getAccessToken())
+    await flush()
+    await vi.advanceTimersByTimeAsync(1_100)
+    expect(refresh.fn).toHaveBeenCalledTimes(2)
+    refresh.call(0).resolve({ accessToken: 'late-answer', refreshToken: 'rotated-late' })
+    await flush()
+    expect(result.value).toBe('late-answer')
+    expect(refresh.call(1).signal.aborted).toBe(true) // the retry is superseded, its answer dropped
+    refresh.call(1).resolve({ accessToken: AT2 })
+    await flush()
+    expect(await manager.getAccessToken()).toBe('late-answer')
   })
 
   it('every attempt times out → the last REFRESH_TIMEOUT reaches the callers', async () => {

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import Database from 'better-sqlite3'
-import type { NewSession, RevokeReason, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
+import type { NewSession, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (

@@ -1,7 +1,13 @@
-const page = (): string | undefined => (globalThis as { location?: { href?: string } }).location?.href
+/**
+ * Stands for the page's origin where there is none (Node, React Native): random,
+ * so no absolute URL can name it, and only a path resolves to it.
+ */
+const NO_PAGE = `http://${Math.random().toString(36).slice(2)}.invalid`
+
+const page = (): string => (globalThis as { location?: { href?: string } }).location?.href ?? NO_PAGE
 
 /** The origin `url` goes to, resolved as the WHATWG URL parser (and so the browser) does; null if unparseable. */
-export function originOf(url: string, base = page()): string | null {
+export function originOf(url: string, base?: string): string | null {
   try {
     return new URL(url, base).origin
   } catch {
@@ -12,21 +18,19 @@ export function originOf(url: string, base = page()): string | null {
 /** Normalises `allowedOrigins` once, naming the option on a bad entry. */
 export function normalizeOrigins(origins: readonly string[] | undefined): string[] {
   return (origins ?? []).map((entry) => {
-    const origin = /^[a-z][a-z\d+.-]*:\/\//i.test(entry) ? originOf(entry, undefined) : null
-    if (!origin || origin === 'null') throw new TypeError('"allowedOrigins" must hold origins such as "https://api.example.com"')
+    const origin = originOf(entry)
+    if (!origin || origin == 'null') throw new TypeError('"allowedOrigins" must hold origins such as "https://api.example.com"')
     return origin
   })
 }
 
 /**
  * Whether a token may go to `url`: relative URLs (the page's origin), `extra`
- * (an axios instance's baseURL) and `allowed`; never any other origin.
+ * (an axios instance's baseURL) and `allowed`; never any other origin. Resolving
+ * as the parser does catches "//host", "\\host", "/\t/host" and "user@host".
  */
 export function isAllowed(url: string, allowed: readonly string[], extra?: string): boolean {
   const base = page()
   const origin = originOf(url, base)
-  // No page (Node, React Native): a path that does not parse alone goes to no other host;
-  // a protocol-relative one ("//host", "\\host") might.
-  if (!origin) return !base && !/^[\s\\/]*[\\/]{2}/.test(url)
-  return origin !== 'null' && (origin === originOf(base ?? '', undefined) || (extra !== undefined && origin === originOf(extra, base)) || allowed.includes(origin))
+  return !!origin && origin != 'null' && [originOf(base), extra && originOf(extra, base), ...allowed].includes(origin)
 }

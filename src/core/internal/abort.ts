@@ -1,11 +1,7 @@
 /** The reason an aborted signal rejects with, as fetch does (an `AbortError`). */
-export function abortReason(signal: AbortSignal): unknown {
-  if (signal.reason !== undefined) return signal.reason
+export const abortReason = (signal: AbortSignal): unknown =>
   // React Native's AbortController may not set `reason`.
-  const error = new Error('This operation was aborted')
-  error.name = 'AbortError'
-  return error
-}
+  signal.reason ?? Object.assign(new Error('Aborted'), { name: 'AbortError' })
 
 /** Settles with `promise`, or rejects at once when `signal` aborts; `promise` goes on for others. */
 export function withSignal<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {

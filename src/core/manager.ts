@@ -316,13 +316,16 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   }
 
   try {
-    link = options.crossTab?.connect({
-      read,
-      receive(tokens) {
-        // Another tab signed in, refreshed or signed out: adopt, and settle a flight that waits.
-        if (!disposed && session?.accessToken !== tokens?.accessToken) adopt(tokens && toSession(tokens, now()), false, 'remote')
+    link = options.crossTab?.connect(
+      {
+        read,
+        receive(tokens) {
+          // Another tab signed in, refreshed or signed out: adopt, and settle a flight that waits.
+          if (!disposed && session?.accessToken !== tokens?.accessToken) adopt(tokens && toSession(tokens, now()), false, 'remote')
+        },
       },
-    })
+      manager,
+    )
   } catch (error) {
     // Reported on the next tick, so listeners added right after creation hear it.
     void Promise.resolve().then(() => emit('error', { error, source: 'cross-tab' }))

@@ -70,7 +70,8 @@ export interface CrossTabLink {
 
 /** Cross-tab coordination, made by `crossTab()` from "silent-refresh/cross-tab". */
 export interface CrossTab {
-  connect(host: CrossTabHost): CrossTabLink
+  /** Called once by the manager; `manager` lets the link re-check expiry (on wake, online). */
+  connect(host: CrossTabHost, manager: TokenManager): CrossTabLink
 }
 
 export interface TokenManagerOptions {

@@ -134,7 +134,7 @@ describe('cross-tab link', () => {
     const b = browser()
     let release!: () => void
     const held = new Promise<void>((resolve) => (release = resolve))
-    const blocker = b.crossTab.connect({ receive() {}, read: async () => null })
+    const blocker = b.crossTab.connect({ receive() {}, read: async () => null }, createTokenManager({ refresh: async () => ({ accessToken: 'x' }) }))
     void blocker.exclusive(() => held) // a tab holding the lock for a long time
     const waiting = createTokenManager({ refresh: async () => ({ accessToken: 'never' }), storage: b.storage, crossTab: b.crossTab })
     await waiting.setTokens({ accessToken: 'old', refreshToken: 'r' })

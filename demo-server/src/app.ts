@@ -56,6 +56,7 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
       loginFailuresPerAccount: limits.loginFailuresPerAccount ?? { max: 10, windowMs: 15 * 60_000 },
       refreshPerIp: limits.refreshPerIp ?? { max: 60, windowMs: 60_000 },
     },
+    rateLimitStore: options.rateLimitStore,
     passwordHasher: options.passwordHasher ?? createScryptHasher(),
     logger: options.logger ?? false,
     trustProxy: options.trustProxy ?? false,

@@ -11,6 +11,9 @@ export interface ServerConfig {
   host: string
   /** `http://<host>:<port>` as printed and used for defaults. */
   publicUrl: string
+  /** Which store to open (`STORE`): the SQLite file at `dbPath`, or PostgreSQL for several instances. */
+  store: SqliteStoreConfig | PostgresStoreConfig
+  /** SQLite file (`DB_PATH`); with `STORE=postgres` only its folder matters (default place of the key file). */
   dbPath: string
   /** File holding the signing key (created on first start); `null` with `:memory:`. */
   keyFile: string | null
@@ -20,6 +23,50 @@ export interface ServerConfig {
   demoPassword: string
   logLevel: string
   app: Omit<AppOptions, 'store' | 'keys'>
+}
+
+export interface SqliteStoreConfig {
+  kind: 'sqlite'
+}
+
+/** `STORE=postgres`: see `openPostgresStore()` for what each setting does. */
+export interface PostgresStoreConfig {
+  kind: 'postgres'
+  /** `DATABASE_URL`. */
+  url: string
+  /** `PG_POOL_MAX`. */
+  poolMax: number
+  /** `PG_CONNECT_TIMEOUT`, ms. */
+  connectTimeoutMs: number
+  /** `PG_STATEMENT_TIMEOUT`, ms. */
+  statementTimeoutMs: number
+}
+
+/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for printing. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(unparsable DATABASE_URL)'
+  }
+}
+
+function databaseUrl(name: string, value: string | undefined): string {
+  if (value === undefined) {
+    throw new ConfigError(`${name} is required with STORE=postgres, e.g. postgres://demo:secret@127.0.0.1:5432/demo`)
+  }
+  let parsed: URL
+  try {
+    parsed = new URL(value)
+  } catch {
+    throw new ConfigError(`${name} must be a URL like postgres://user:password@host:5432/database`)
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new ConfigError(`${name} must start with postgres:// or postgresql:// (got "${parsed.protocol}//…")`)
+  }
+  return value
 }
 
 /** A bad environment variable; the message names it and says what is expected. */
@@ -90,6 +137,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const dbPath = get('DB_PATH') === ':memory:' ? ':memory:' : resolve(get('DB_PATH') ?? DEFAULT_DB_PATH)
   const keyFile = get('JWT_KEY_FILE') ? resolve(get('JWT_KEY_FILE')!) : dbPath === ':memory:' ? null : join(dirname(dbPath), 'signing-key.json')
 
+  const storeKind = get('STORE') ?? 'sqlite'
+  if (storeKind !== 'sqlite' && storeKind !== 'postgres') {
+    throw new ConfigError(`STORE must be "sqlite" or "postgres" (got "${storeKind}")`)
+  }
+  const store: ServerConfig['store'] =
+    storeKind === 'sqlite'
+      ? { kind: 'sqlite' }
+      : {
+          kind: 'postgres',
+          url: databaseUrl('DATABASE_URL', get('DATABASE_URL')),
+          poolMax: integer('PG_POOL_MAX', get('PG_POOL_MAX') ?? '10', 1, 1000),
+          connectTimeoutMs: Math.round(parseDuration('PG_CONNECT_TIMEOUT', get('PG_CONNECT_TIMEOUT') ?? '5s') * 1000),
+          statementTimeoutMs: Math.round(parseDuration('PG_STATEMENT_TIMEOUT', get('PG_STATEMENT_TIMEOUT') ?? '5s') * 1000),
+        }
+
   const transport = get('REFRESH_TOKEN_TRANSPORT') ?? 'body'
   if (transport !== 'body' && transport !== 'cookie') {
     throw new ConfigError(`REFRESH_TOKEN_TRANSPORT must be "body" or "cookie" (got "${transport}")`)
@@ -104,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     port,
     host,
     publicUrl,
+    store,
     dbPath,
     keyFile,
     privateKey: get('JWT_PRIVATE_KEY'),

@@ -28,7 +28,9 @@ export type ErrorCode =
   | 'unsupported_media_type'
   /** 429: rate limit hit; see `Retry-After`. */
   | 'rate_limited'
-  /** 500: a bug or the store failed; details only in the server log. */
+  /** 503: the store (database) cannot answer right now; no token was issued. `Retry-After` says when to try again. */
+  | 'temporarily_unavailable'
+  /** 500: a bug; details only in the server log. */
   | 'server_error'
 
 /** An error that becomes a response as is: status, code, description and extra headers. */

@@ -1,6 +1,7 @@
 import type { Store } from './store/types.ts'
 import type { SigningKeys } from './tokens/keys.ts'
 import type { PasswordHasher } from './auth/password.ts'
+import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 
 /** Where the refresh token travels. */
 export type RefreshTokenTransport = 'body' | 'cookie'
@@ -39,6 +40,11 @@ export interface AppOptions {
     /** @default { max: 60, windowMs: 60_000 } */
     refreshPerIp?: RateLimitRule
   }
+  /**
+   * Where `@fastify/rate-limit` keeps its counters. Unset: in process memory (one instance).
+   * Several instances pass a shared one, e.g. `createPostgresRateLimitStore(store.pool)`.
+   */
+  rateLimitStore?: FastifyRateLimitStoreCtor
   /** Password hashing; tests pass cheap scrypt parameters or a spy. @default createScryptHasher() */
   passwordHasher?: PasswordHasher
   /** `false` for silence, or pino options (level, stream); redaction is always added. @default false */
@@ -52,7 +58,8 @@ export interface AppOptions {
 }
 
 /** {@link AppOptions} with every default applied. */
-export type ResolvedOptions = Required<Omit<AppOptions, 'rateLimits' | 'logger'>> & {
+export type ResolvedOptions = Required<Omit<AppOptions, 'rateLimits' | 'logger' | 'rateLimitStore'>> & {
   rateLimits: Required<NonNullable<AppOptions['rateLimits']>>
   logger: AppOptions['logger']
+  rateLimitStore: AppOptions['rateLimitStore']
 }

@@ -1,10 +1,36 @@
 import type { AddressInfo } from 'node:net'
 import { buildApp } from './app.ts'
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, loadConfig, redactDatabaseUrl, type ServerConfig } from './config.ts'
 import { createScryptHasher } from './auth/password.ts'
 import { seedUser } from './auth/seed.ts'
 import { openSqliteStore } from './store/sqlite-store.ts'
+import { openPostgresStore } from './store/postgres-store.ts'
+import { createPostgresRateLimitStore } from './store/postgres-rate-limit.ts'
+import type { Store } from './store/types.ts'
+import type { AppOptions } from './app.ts'
 import { loadSigningKeys } from './tokens/keys.ts'
+
+/**
+ * Opens the configured store. PostgreSQL (several instances on one database)
+ * also keeps the rate-limit counters, so every instance counts together.
+ */
+async function openStore(config: ServerConfig): Promise<{ store: Store; description: string; rateLimitStore?: AppOptions['rateLimitStore'] }> {
+  if (config.store.kind === 'sqlite') return { store: openSqliteStore(config.dbPath), description: config.dbPath }
+  const { url, poolMax, connectTimeoutMs, statementTimeoutMs } = config.store
+  const store = await openPostgresStore({
+    connectionString: url,
+    poolMax,
+    connectTimeoutMs,
+    statementTimeoutMs,
+    onIdleError: (err) => console.error(`demo-server: an idle PostgreSQL connection failed (${err.message}); it will be replaced`),
+  })
+  const migrations = store.migrationsApplied.length ? `migrations ${store.migrationsApplied.join(', ')} applied` : 'schema up to date'
+  return {
+    store,
+    description: `PostgreSQL ${redactDatabaseUrl(url)} (pool of ${poolMax}; ${migrations}; rate limits shared)`,
+    rateLimitStore: createPostgresRateLimitStore(store.pool),
+  }
+}
 
 /** How often expired token families are deleted. */
 const PURGE_INTERVAL_MS = 10 * 60_000
@@ -23,12 +49,26 @@ async function main(): Promise<void> {
     throw err
   }
 
-  const store = openSqliteStore(config.dbPath)
+  let opened
+  try {
+    opened = await openStore(config)
+  } catch (err) {
+    console.error(`demo-server: cannot open the ${config.store.kind} store: ${err instanceof Error ? err.message : String(err)}`)
+    process.exit(1)
+  }
+  const { store, description, rateLimitStore } = opened
   const keys = await loadSigningKeys({ privateKey: config.privateKey, file: config.keyFile })
   const passwordHasher = createScryptHasher()
   await seedUser(store, passwordHasher, config.demoUsername, config.demoPassword)
 
-  const app = await buildApp({ ...config.app, store, keys, passwordHasher, logger: { level: config.logLevel } })
+  const app = await buildApp({
+    ...config.app,
+    store,
+    keys,
+    passwordHasher,
+    logger: { level: config.logLevel },
+    ...(rateLimitStore ? { rateLimitStore } : {}),
+  })
 
   const purge = async (): Promise<void> => {
     try {
@@ -57,7 +97,7 @@ async function main(): Promise<void> {
       '',
       `  silent-refresh demo server listening on ${url}`,
       `  demo credentials: ${config.demoUsername} / ${config.demoPassword}`,
-      `  database: ${config.dbPath}`,
+      `  database: ${description}`,
       `  signing key (kid ${keys.kid}): ${keyNote}`,
       `  refresh token transport: ${config.app.refreshTokenTransport}; access token TTL ${config.app.accessTokenTtl}s`,
       '',

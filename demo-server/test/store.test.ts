@@ -5,7 +5,9 @@ import Database from 'better-sqlite3'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createMemoryStore } from '../src/store/memory-store.ts'
 import { openSqliteStore } from '../src/store/sqlite-store.ts'
+import { openPostgresStore } from '../src/store/postgres-store.ts'
 import type { Store } from '../src/store/types.ts'
+import { postgresRequired, postgresUnavailableReason, printSkipNotice, startPostgres, type TestPostgres } from './helpers/postgres.ts'
 
 const T0 = Date.UTC(2030, 0, 1)
 const IDLE = 60_000
@@ -15,18 +17,39 @@ const dir = mkdtempSync(join(tmpdir(), 'demo-store-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 let fileCounter = 0
 
-const implementations: Array<[string, () => Store]> = [
+// PostgreSQL: one real cluster for this file, started on first use; each test gets emptied tables.
+let postgres: Promise<{ server: TestPostgres; url: string }> | undefined
+afterAll(async () => {
+  if (postgres) await (await postgres).server.destroy()
+})
+async function openPostgresForTest(): Promise<Store> {
+  postgres ??= startPostgres().then(async (server) => ({ server, url: await server.createDatabase('contract') }))
+  const { url } = await postgres
+  const store = await openPostgresStore({ connectionString: url, poolMax: 5 })
+  await store.pool.query('TRUNCATE users, token_families, refresh_tokens, rate_limits')
+  return store
+}
+
+const implementations: Array<[string, () => Store | Promise<Store>]> = [
   ['memory', () => createMemoryStore()],
   ['sqlite :memory:', () => openSqliteStore(':memory:')],
   ['sqlite file', () => openSqliteStore(join(dir, `contract-${++fileCounter}.db`))],
+  ...(postgresUnavailableReason ? [] : [['postgres', openPostgresForTest] as [string, () => Promise<Store>]]),
 ]
+
+describe('PostgreSQL for the store contract', () => {
+  it.runIf(postgresUnavailableReason !== null)('is installed (required under CI=true; skipped elsewhere)', () => {
+    printSkipNotice('Store contract on PostgreSQL')
+    if (postgresRequired) throw new Error(`CI=true but ${postgresUnavailableReason}`)
+  })
+})
 
 describe.each(implementations)('Store contract: %s', (_name, open) => {
   let store: Store
   let userId: string
 
   beforeEach(async () => {
-    store = open()
+    store = await open()
     userId = (await store.upsertUser({ username: 'alice', passwordHash: 'h1' })).id
     await store.createSession({
       familyId: 'fam',

@@ -1,6 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { HttpError, errorBody } from '../errors.ts'
+import { StoreUnavailableError } from '../store/types.ts'
+
+/** `Retry-After` of a 503 when the store is unavailable. */
+export const STORE_UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 
 /**
  * Turns every failure into `{ error, error_description }` with a stable code.
@@ -14,6 +18,14 @@ async function errorHandler(app: FastifyInstance): Promise<void> {
     if (err instanceof HttpError) {
       request.log.info({ code: err.code, statusCode: err.statusCode }, err.description)
       return reply.code(err.statusCode).headers(err.headers).send(errorBody(err.code, err.description))
+    }
+    if (err instanceof StoreUnavailableError) {
+      // The database is unreachable or the connection broke: a clear 503, never a guess about a token.
+      request.log.error({ err, ambiguous: err.ambiguous }, 'store unavailable')
+      return reply
+        .code(503)
+        .header('retry-after', String(STORE_UNAVAILABLE_RETRY_AFTER_SECONDS))
+        .send(errorBody('temporarily_unavailable', 'The service is temporarily unavailable; retry shortly.'))
     }
     const status = err.statusCode ?? 500
     if (err.validation) {

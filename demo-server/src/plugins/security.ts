@@ -39,6 +39,8 @@ async function security(app: FastifyInstance): Promise<void> {
 
   await app.register(rateLimit, {
     global: false,
+    // A shared store (PostgreSQL) when several instances run; else counters in memory.
+    ...(app.settings.rateLimitStore ? { store: app.settings.rateLimitStore } : {}),
     errorResponseBuilder: (_request, context) =>
       new HttpError(429, 'rate_limited', `Too many requests; retry in ${context.after}.`, {
         'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))),

@@ -85,3 +85,22 @@ export interface Store {
   ping(): Promise<void>
   close(): Promise<void>
 }
+
+/**
+ * The store cannot answer right now (database unreachable, connection lost,
+ * pool exhausted, server shutting down). Nothing was changed, or, when
+ * `ambiguous`, a commit may have happened without the store hearing back.
+ * The app answers 503 `temporarily_unavailable`; it is never a 500 and never
+ * a wrong answer about a token.
+ */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError'
+  constructor(
+    message: string,
+    /** True when the connection was lost while COMMIT was in flight: the change may or may not have landed. */
+    readonly ambiguous = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}

@@ -1,0 +1,111 @@
+import type { Pool } from 'pg'
+
+/**
+ * Schema migrations of the PostgreSQL store, applied in order at start-up by
+ * {@link migrate}. Append new ones; never edit or reorder a released one
+ * (`schema_migrations` records which versions a database already has).
+ *
+ * Times are epoch milliseconds in `bigint` columns, like the SQLite store, so
+ * the store takes the clock from its caller (tests use a frozen one). Rate-
+ * limit windows are the exception: they use the database clock, the one clock
+ * every instance shares.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'users, token families, refresh tokens',
+    sql: `
+CREATE TABLE users (
+  id            text PRIMARY KEY,
+  username      text NOT NULL UNIQUE,
+  password_hash text NOT NULL,
+  created_at    bigint NOT NULL
+);
+CREATE TABLE token_families (
+  id             text PRIMARY KEY,
+  user_id        text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at     bigint NOT NULL,
+  expires_at     bigint NOT NULL,
+  revoked_at     bigint,
+  revoked_reason text CHECK (revoked_reason IN ('logout', 'reuse'))
+);
+CREATE INDEX token_families_expires ON token_families (expires_at);
+CREATE INDEX token_families_user ON token_families (user_id);
+-- token_hash is the primary key: the lookup of every refresh is an index probe.
+CREATE TABLE refresh_tokens (
+  token_hash  text PRIMARY KEY,
+  family_id   text NOT NULL REFERENCES token_families(id) ON DELETE CASCADE,
+  parent_hash text,
+  status      text NOT NULL CHECK (status IN ('active', 'rotated')),
+  created_at  bigint NOT NULL,
+  expires_at  bigint NOT NULL,
+  rotated_at  bigint
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+CREATE INDEX refresh_tokens_parent ON refresh_tokens (parent_hash) WHERE parent_hash IS NOT NULL;
+-- The database itself refuses a second active token in a family.
+CREATE UNIQUE INDEX refresh_tokens_one_active ON refresh_tokens (family_id) WHERE status = 'active';
+`,
+  },
+  {
+    version: 2,
+    name: 'shared rate-limit counters',
+    sql: `
+-- UNLOGGED: no WAL for counters that may be lost in a crash (a lost window only
+-- means a client gets a fresh one); not replicated to standbys either.
+CREATE UNLOGGED TABLE rate_limits (
+  key      text PRIMARY KEY,
+  count    integer NOT NULL,
+  reset_at bigint NOT NULL
+);
+CREATE INDEX rate_limits_reset ON rate_limits (reset_at);
+`,
+  },
+]
+
+/** Arbitrary constant for `pg_advisory_xact_lock`: "silent-refresh demo migrations". */
+const MIGRATION_LOCK_KEY = 7_260_504_117
+
+/**
+ * Applies the migrations this database does not have yet, in one
+ * transaction under an advisory lock: N instances starting at once migrate
+ * exactly once (the others wait, then find nothing to do). Returns the
+ * versions applied by this call.
+ */
+export async function migrate(pool: Pool): Promise<number[]> {
+  const client = await pool.connect()
+  let failed: unknown
+  try {
+    await client.query('BEGIN')
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY])
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version    integer PRIMARY KEY,
+         name       text NOT NULL,
+         applied_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    )
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations')
+    const have = new Set(rows.map((r) => r.version))
+    const newest = Math.max(0, ...have)
+    const known = MIGRATIONS.at(-1)?.version ?? 0
+    if (newest > known) {
+      throw new Error(`the database schema is at version ${newest}, newer than this server knows (${known}); upgrade the server`)
+    }
+    const applied: number[] = []
+    for (const m of MIGRATIONS) {
+      if (have.has(m.version)) continue
+      await client.query(m.sql)
+      await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name])
+      applied.push(m.version)
+    }
+    await client.query('COMMIT')
+    return applied
+  } catch (err) {
+    failed = err
+    await client.query('ROLLBACK').catch(() => {})
+    throw err
+  } finally {
+    client.release(failed instanceof Error ? failed : undefined)
+  }
+}

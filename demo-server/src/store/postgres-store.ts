@@ -1,0 +1,329 @@
+import { randomUUID } from 'node:crypto'
+import pg, { type Pool, type PoolClient, type QueryConfig, type QueryResultRow } from 'pg'
+import { migrate } from './postgres-migrations.ts'
+import { StoreUnavailableError, type RotateResult, type Store, type UserRecord } from './types.ts'
+
+/** Options of {@link openPostgresStore}. Only `connectionString` is required. */
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:port/database` (`DATABASE_URL`). */
+  connectionString: string
+  /**
+   * Most connections this process opens (`PG_POOL_MAX`). Every instance has
+   * its own pool: instances × poolMax must stay below the server's
+   * `max_connections` (100 by default) minus what other clients need.
+   * @default 10
+   */
+  poolMax?: number
+  /** How long a request waits for a free connection, or for a new one to connect, before a 503 (`PG_CONNECT_TIMEOUT`). @default 5000 */
+  connectTimeoutMs?: number
+  /** Server-side `statement_timeout` of every connection, ms (`PG_STATEMENT_TIMEOUT`); a statement past it is a 503. @default 5000 */
+  statementTimeoutMs?: number
+  /** Idle connections are closed after this long, ms. @default 10000 */
+  idleTimeoutMs?: number
+  /** Apply pending migrations before returning. @default true */
+  migrate?: boolean
+  /** `application_name` shown in `pg_stat_activity`. @default 'silent-refresh-demo' */
+  applicationName?: string
+  /** Errors of idle connections (the server went away); the pool drops them and reconnects on demand. */
+  onIdleError?: (err: Error) => void
+}
+
+/** The PostgreSQL store: a {@link Store} plus its pool (shared with the rate-limit counters). */
+export interface PostgresStore extends Store {
+  readonly pool: Pool
+  /** Migration versions applied when this store opened (empty when the schema was current). */
+  readonly migrationsApplied: readonly number[]
+}
+
+// SQLSTATE classes that mean "the database cannot serve this now", not "this request is wrong":
+// 08 connection exception, 53 insufficient resources (too many connections, disk full),
+// 57P01-57P03 admin/crash shutdown and cannot-connect-now, 57014 statement timeout, 58 system error,
+// 40001/40P01 serialization failure and deadlock (the transaction was rolled back).
+const UNAVAILABLE_STATES = /^(08|53|58|57P0[1-3]$|57014$|40001$|40P01$)/
+// The connection itself is gone: nothing sent on it after this point reached the server.
+const CONNECTION_LOST_STATES = /^(08|57P0[1-3]$)/
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT'])
+const CLIENT_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Client was closed/i
+
+function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+}
+
+/** The connection broke (socket error, server shut it, pool timed out connecting). */
+function isConnectionLost(err: unknown): boolean {
+  const state = sqlState(err)
+  if (state) return CONNECTION_LOST_STATES.test(state)
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && SOCKET_CODES.has(code)) return true
+  return err instanceof Error && CLIENT_MESSAGES.test(err.message)
+}
+
+/** Whether `err` means "try again later" (503) rather than a bug (500). */
+export function isUnavailableError(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return true
+  const state = sqlState(err)
+  if (state) return UNAVAILABLE_STATES.test(state)
+  return isConnectionLost(err)
+}
+
+function unavailable(err: unknown, ambiguous = false): StoreUnavailableError {
+  if (err instanceof StoreUnavailableError) return err
+  const what = err instanceof Error ? err.message : String(err)
+  return new StoreUnavailableError(`PostgreSQL is unavailable: ${what}`, ambiguous, { cause: err })
+}
+
+/** Named (prepared once per connection) statements of the hot paths. */
+const SQL = {
+  userByName: 'SELECT id, username, password_hash FROM users WHERE username = $1',
+  userById: 'SELECT id, username, password_hash FROM users WHERE id = $1',
+  upsertUser: `INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash
+               RETURNING id`,
+  insertFamily: 'INSERT INTO token_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)',
+  insertToken: `INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
+                VALUES ($1, $2, $3, 'active', $4, $5)`,
+  // The compare-and-set: only an active, unexpired token of a live family flips, and only once.
+  // A concurrent rotation of the same row waits for our commit, re-reads the row, sees
+  // status = 'rotated' and matches nothing (READ COMMITTED re-check of the WHERE clause).
+  rotate: `UPDATE refresh_tokens t
+              SET status = 'rotated', rotated_at = $2
+             FROM token_families f
+            WHERE t.token_hash = $1 AND t.status = 'active' AND t.expires_at > $2
+              AND f.id = t.family_id AND f.revoked_at IS NULL AND f.expires_at > $2
+        RETURNING t.family_id, f.user_id, f.expires_at AS family_expires_at`,
+  // Why the compare-and-set matched nothing, read after it in the same transaction.
+  classify: `SELECT t.family_id, t.status, t.expires_at, t.rotated_at,
+                    f.expires_at AS family_expires_at, f.revoked_at,
+                    (SELECT c.status FROM refresh_tokens c WHERE c.parent_hash = t.token_hash LIMIT 1) AS child_status
+               FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
+              WHERE t.token_hash = $1`,
+  revokeFamily: 'UPDATE token_families SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL',
+  revokeByToken: `WITH t AS (SELECT family_id FROM refresh_tokens WHERE token_hash = $1),
+                       r AS (UPDATE token_families SET revoked_at = $2, revoked_reason = $3
+                              WHERE id IN (SELECT family_id FROM t) AND revoked_at IS NULL)
+                  SELECT count(*)::int AS found FROM t`,
+  sessionActive: 'SELECT 1 AS ok FROM token_families WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2',
+  purgeFamilies: 'DELETE FROM token_families WHERE expires_at <= $1',
+  purgeCounters: 'DELETE FROM rate_limits WHERE reset_at <= (extract(epoch FROM statement_timestamp()) * 1000)::bigint',
+} as const
+
+function named(name: keyof typeof SQL, values: unknown[]): QueryConfig {
+  return { name: `sr_${name}`, text: SQL[name], values }
+}
+
+interface UserRow {
+  id: string
+  username: string
+  password_hash: string
+}
+
+interface RotatedRow {
+  family_id: string
+  user_id: string
+  family_expires_at: string
+}
+
+interface ClassifyRow {
+  family_id: string
+  status: 'active' | 'rotated'
+  expires_at: string
+  rotated_at: string | null
+  family_expires_at: string
+  revoked_at: string | null
+  child_status: 'active' | 'rotated' | null
+}
+
+function toUser(row: UserRow | undefined): UserRecord | undefined {
+  return row && { id: row.id, username: row.username, passwordHash: row.password_hash }
+}
+
+/**
+ * {@link Store} on PostgreSQL through node-postgres (`pg`), for running
+ * several instances of the demo server on one database. Migrations run at
+ * open (once across instances, under an advisory lock).
+ *
+ * `rotate()` is one transaction: the conditional
+ * `UPDATE … WHERE token_hash = $1 AND status = 'active' RETURNING …`, then the
+ * child `INSERT`; when the UPDATE matches nothing, the same transaction finds
+ * out why and, for a rotated token, revokes the family (reuse detection).
+ *
+ * Database trouble never becomes a wrong answer: a lost connection, a pool
+ * timeout or a server shutdown rejects with {@link StoreUnavailableError}
+ * (the app answers 503). A transaction whose connection broke before COMMIT
+ * was sent was rolled back by the server and is run once more on a fresh
+ * connection; one that broke during COMMIT is reported as `ambiguous` and not
+ * retried (retrying could rotate twice).
+ *
+ * @example
+ * const store = await openPostgresStore({ connectionString: process.env.DATABASE_URL! })
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const statementTimeoutMs = options.statementTimeoutMs ?? 5000
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 10_000,
+    // Server-side limits: a stuck statement, or a client that vanished mid-transaction,
+    // cannot hold a token's row lock for long.
+    statement_timeout: statementTimeoutMs,
+    idle_in_transaction_session_timeout: Math.max(statementTimeoutMs * 2, 10_000),
+    keepAlive: true,
+    application_name: options.applicationName ?? 'silent-refresh-demo',
+  })
+  // Without a listener, an idle connection killed by the server would crash the process.
+  pool.on('error', (err) => options.onIdleError?.(err))
+
+  let closed = false
+
+  async function query<R extends QueryResultRow>(config: QueryConfig | string, values?: unknown[]): Promise<R[]> {
+    if (closed) throw new StoreUnavailableError('the store is closed')
+    try {
+      const result = typeof config === 'string' ? await pool.query<R>(config, values) : await pool.query<R>(config)
+      return result.rows
+    } catch (err) {
+      throw isUnavailableError(err) ? unavailable(err) : err
+    }
+  }
+
+  /**
+   * Runs `work` in one transaction. A connection lost before COMMIT was sent
+   * (or a serialization failure) means the server rolled everything back, so
+   * the work runs once more on a fresh connection; past that, or when COMMIT
+   * itself was cut off, the caller gets a StoreUnavailableError.
+   */
+  async function transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (closed) throw new StoreUnavailableError('the store is closed')
+      let client: PoolClient
+      try {
+        client = await pool.connect()
+      } catch (err) {
+        throw unavailable(err)
+      }
+      let commitSent = false
+      try {
+        await client.query('BEGIN')
+        const result = await work(client)
+        commitSent = true
+        await client.query('COMMIT')
+        client.release()
+        return result
+      } catch (err) {
+        if (isConnectionLost(err)) {
+          client.release(err instanceof Error ? err : true)
+        } else {
+          try {
+            await client.query('ROLLBACK')
+            client.release()
+          } catch {
+            client.release(true)
+          }
+        }
+        if (!isUnavailableError(err)) throw err
+        if (commitSent && isConnectionLost(err)) {
+          throw unavailable(new Error('connection lost while committing; the outcome is unknown', { cause: err }), true)
+        }
+        const retryable = isConnectionLost(err) || sqlState(err) === '40001' || sqlState(err) === '40P01'
+        if (attempt >= 2 || !retryable || commitSent) throw unavailable(err)
+      }
+    }
+  }
+
+  let migrationsApplied: number[] = []
+  if (options.migrate !== false) {
+    try {
+      migrationsApplied = await migrate(pool)
+    } catch (err) {
+      await pool.end().catch(() => {})
+      throw isUnavailableError(err) ? unavailable(err) : err
+    }
+  }
+
+  return {
+    pool,
+    migrationsApplied,
+
+    async findUserByUsername(username) {
+      return toUser((await query<UserRow>(named('userByName', [username])))[0])
+    },
+
+    async findUserById(id) {
+      return toUser((await query<UserRow>(named('userById', [id])))[0])
+    },
+
+    async upsertUser({ username, passwordHash }) {
+      // One statement: instances seeding the same user at once cannot collide.
+      const rows = await query<{ id: string }>(named('upsertUser', [randomUUID(), username, passwordHash, Date.now()]))
+      return { id: rows[0]!.id, username, passwordHash }
+    },
+
+    async createSession(s) {
+      await transaction(async (client) => {
+        await client.query(named('insertFamily', [s.familyId, s.userId, s.now, s.familyExpiresAt]))
+        await client.query(named('insertToken', [s.tokenHash, s.familyId, null, s.now, Math.min(s.tokenExpiresAt, s.familyExpiresAt)]))
+      })
+    },
+
+    async rotate(input) {
+      return transaction(async (client): Promise<RotateResult> => {
+        const won = await client.query<RotatedRow>(named('rotate', [input.tokenHash, input.now]))
+        const row = won.rows[0]
+        if (row) {
+          const familyExpiresAt = Number(row.family_expires_at)
+          const tokenExpiresAt = Math.min(input.now + input.idleTtlMs, familyExpiresAt)
+          await client.query(named('insertToken', [input.newTokenHash, row.family_id, input.tokenHash, input.now, tokenExpiresAt]))
+          return { kind: 'rotated', userId: row.user_id, familyId: row.family_id, tokenExpiresAt, familyExpiresAt }
+        }
+
+        const found = (await client.query<ClassifyRow>(named('classify', [input.tokenHash]))).rows[0]
+        if (!found) return { kind: 'unknown' }
+        if (found.revoked_at !== null) return { kind: 'revoked', familyId: found.family_id }
+        if (input.now >= Number(found.family_expires_at)) return { kind: 'expired' }
+        if (found.status === 'rotated') {
+          const sinceRotation = input.now - Number(found.rotated_at ?? 0)
+          if (input.graceMs > 0 && sinceRotation < input.graceMs && found.child_status === 'active') {
+            return { kind: 'conflict', familyId: found.family_id, retryAfterMs: input.graceMs - sinceRotation }
+          }
+          // Reuse: revoke the family in this same transaction (RFC 9700 §4.14.2).
+          await client.query(named('revokeFamily', [input.now, 'reuse', found.family_id]))
+          return { kind: 'reused', familyId: found.family_id }
+        }
+        if (input.now >= Number(found.expires_at)) return { kind: 'expired' }
+        // Active and valid, yet the compare-and-set saw nothing: the token's session was
+        // committed between our two statements. Never guess: the client may simply retry.
+        throw new StoreUnavailableError('the refresh token changed during rotation; retry')
+      })
+    },
+
+    async revokeFamilyByToken(tokenHash, now, reason) {
+      const rows = await query<{ found: number }>(named('revokeByToken', [tokenHash, now, reason]))
+      return (rows[0]?.found ?? 0) > 0
+    },
+
+    async isSessionActive(familyId, now) {
+      return (await query(named('sessionActive', [familyId, now]))).length > 0
+    },
+
+    async purgeExpired(now) {
+      if (closed) throw new StoreUnavailableError('the store is closed')
+      const rows = await query<{ n: number }>(
+        `WITH d AS (${SQL.purgeFamilies} RETURNING 1) SELECT count(*)::int AS n FROM d`,
+        [now],
+      )
+      await query(SQL.purgeCounters)
+      return rows[0]?.n ?? 0
+    },
+
+    async ping() {
+      await query('SELECT 1')
+    },
+
+    async close() {
+      if (closed) return
+      closed = true
+      await pool.end()
+    },
+  }
+}

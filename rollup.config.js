@@ -10,6 +10,7 @@ const input = {
   axios: 'src/adapters/axios.ts',
   fetch: 'src/adapters/fetch.ts',
   testing: 'src/testing/index.ts',
+  'cross-tab': 'src/cross-tab/index.ts',
 }
 const external = ['jwt-decode', 'axios', 'msw', 'msw/node', 'msw/browser']
 const core = fileURLToPath(new URL('./src/core/', import.meta.url))
@@ -39,7 +40,7 @@ export default [
   ...['d.ts', 'd.cts'].flatMap((ext) => [
     { input: { index: input.index }, external, plugins: [dts()], output: { dir: 'dist', entryFileNames: `[name].${ext}` } },
     {
-      input: { axios: input.axios, fetch: input.fetch, testing: input.testing },
+      input: { axios: input.axios, fetch: input.fetch, testing: input.testing, 'cross-tab': input['cross-tab'] },
       external,
       plugins: [selfReference, dts()],
       output: { dir: 'dist', entryFileNames: `[name].${ext}`, chunkFileNames: `internal/[name]-[hash].${ext}` },

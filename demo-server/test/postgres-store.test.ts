@@ -168,7 +168,7 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
       throw new Error('no rotation waiting for the lock')
     }
 
-    it('before COMMIT: the server rolled it back, so it runs again once on a fresh connection and rotates exactly once', async () => {
+    it('the server terminated it before it committed: it runs once more on a fresh connection and rotates exactly once', async () => {
       const url = await freshDatabase()
       const db = `t${dbCounter}`
       const store = await open(url)

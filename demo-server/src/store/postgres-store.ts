@@ -59,6 +59,12 @@ function isConnectionLost(err: unknown): boolean {
   return err instanceof Error && CLIENT_MESSAGES.test(err.message)
 }
 
+/** The server answered with an error that aborted the transaction: nothing of it was committed, so it may run again. */
+function isRolledBack(err: unknown): boolean {
+  const state = sqlState(err)
+  return state !== undefined && /^(08|57P0[1-3]$|40001$|40P01$)/.test(state)
+}
+
 /** Whether `err` means "try again later" (503) rather than a bug (500). */
 export function isUnavailableError(err: unknown): boolean {
   if (err instanceof StoreUnavailableError) return true
@@ -80,18 +86,30 @@ const SQL = {
   upsertUser: `INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)
                ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash
                RETURNING id`,
-  insertFamily: 'INSERT INTO token_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)',
-  insertToken: `INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
-                VALUES ($1, $2, $3, 'active', $4, $5)`,
-  // The compare-and-set: only an active, unexpired token of a live family flips, and only once.
-  // A concurrent rotation of the same row waits for our commit, re-reads the row, sees
-  // status = 'rotated' and matches nothing (READ COMMITTED re-check of the WHERE clause).
-  rotate: `UPDATE refresh_tokens t
-              SET status = 'rotated', rotated_at = $2
-             FROM token_families f
-            WHERE t.token_hash = $1 AND t.status = 'active' AND t.expires_at > $2
-              AND f.id = t.family_id AND f.revoked_at IS NULL AND f.expires_at > $2
-        RETURNING t.family_id, f.user_id, f.expires_at AS family_expires_at`,
+  // Login: the family and its first token in one statement (one implicit transaction).
+  createSession: `WITH f AS (
+                    INSERT INTO token_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id
+                  )
+                  INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
+                  SELECT $5, f.id, NULL, 'active', $3, $6 FROM f`,
+  // Rotation, the happy path: the compare-and-set UPDATE and the child INSERT in one statement,
+  // so one implicit transaction and one round trip. Only an active, unexpired token of a live
+  // family flips, and only once: a concurrent rotation of the same row waits for our commit,
+  // re-reads the row, sees status = 'rotated' and matches nothing (READ COMMITTED re-check).
+  // No row back means nothing was written; `classify` then finds out why.
+  rotate: `WITH won AS (
+             UPDATE refresh_tokens t
+                SET status = 'rotated', rotated_at = $2
+               FROM token_families f
+              WHERE t.token_hash = $1 AND t.status = 'active' AND t.expires_at > $2
+                AND f.id = t.family_id AND f.revoked_at IS NULL AND f.expires_at > $2
+          RETURNING t.family_id, f.user_id, f.expires_at AS family_expires_at
+           ), child AS (
+             INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
+             SELECT $3, won.family_id, $1, 'active', $2, LEAST($2::bigint + $4::bigint, won.family_expires_at) FROM won
+          RETURNING expires_at
+           )
+           SELECT won.family_id, won.user_id, won.family_expires_at, child.expires_at AS token_expires_at FROM won, child`,
   // Why the compare-and-set matched nothing, read after it in the same transaction.
   classify: `SELECT t.family_id, t.status, t.expires_at, t.rotated_at,
                     f.expires_at AS family_expires_at, f.revoked_at,
@@ -122,6 +140,7 @@ interface RotatedRow {
   family_id: string
   user_id: string
   family_expires_at: string
+  token_expires_at: string
 }
 
 interface ClassifyRow {
@@ -143,17 +162,20 @@ function toUser(row: UserRow | undefined): UserRecord | undefined {
  * several instances of the demo server on one database. Migrations run at
  * open (once across instances, under an advisory lock).
  *
- * `rotate()` is one transaction: the conditional
- * `UPDATE … WHERE token_hash = $1 AND status = 'active' RETURNING …`, then the
- * child `INSERT`; when the UPDATE matches nothing, the same transaction finds
- * out why and, for a rotated token, revokes the family (reuse detection).
+ * `rotate()`: the conditional `UPDATE … WHERE token_hash = $1 AND status =
+ * 'active' … RETURNING` and the child `INSERT` run as one statement (a
+ * data-modifying CTE), so in one transaction and one round trip. When the
+ * UPDATE matches nothing, a second transaction finds out why and, for an
+ * already rotated token, revokes the family in that same transaction (reuse
+ * detection, RFC 9700 §4.14.2).
  *
  * Database trouble never becomes a wrong answer: a lost connection, a pool
- * timeout or a server shutdown rejects with {@link StoreUnavailableError}
- * (the app answers 503). A transaction whose connection broke before COMMIT
- * was sent was rolled back by the server and is run once more on a fresh
- * connection; one that broke during COMMIT is reported as `ambiguous` and not
- * retried (retrying could rotate twice).
+ * timeout, a statement timeout or a server shutdown rejects with
+ * {@link StoreUnavailableError} (the app answers 503). Work the server
+ * answered with an aborting error (e.g. its connection was terminated) was
+ * rolled back and runs once more; a connection that broke without an answer
+ * after a write was sent is reported as `ambiguous` and never retried
+ * (retrying could rotate twice).
  *
  * @example
  * const store = await openPostgresStore({ connectionString: process.env.DATABASE_URL! })
@@ -177,13 +199,24 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
   let closed = false
 
-  async function query<R extends QueryResultRow>(config: QueryConfig | string, values?: unknown[]): Promise<R[]> {
-    if (closed) throw new StoreUnavailableError('the store is closed')
-    try {
-      const result = typeof config === 'string' ? await pool.query<R>(config, values) : await pool.query<R>(config)
-      return result.rows
-    } catch (err) {
-      throw isUnavailableError(err) ? unavailable(err) : err
+  /**
+   * One statement, autocommit (its own transaction). An error answered by the
+   * server (connection terminated by an administrator, serialization failure)
+   * means the statement was rolled back: it runs once more. A connection that
+   * broke without an answer is a StoreUnavailableError, `ambiguous` for writes
+   * (the server may have committed before the answer was lost).
+   */
+  async function query<R extends QueryResultRow>(config: QueryConfig | string, values?: unknown[], write = false): Promise<R[]> {
+    for (let attempt = 1; ; attempt++) {
+      if (closed) throw new StoreUnavailableError('the store is closed')
+      try {
+        const result = typeof config === 'string' ? await pool.query<R>(config, values) : await pool.query<R>(config)
+        return result.rows
+      } catch (err) {
+        if (!isUnavailableError(err)) throw err
+        if (attempt < 2 && isRolledBack(err)) continue
+        throw unavailable(err, write && sqlState(err) === undefined && isConnectionLost(err))
+      }
     }
   }
 
@@ -255,28 +288,32 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
     async upsertUser({ username, passwordHash }) {
       // One statement: instances seeding the same user at once cannot collide.
-      const rows = await query<{ id: string }>(named('upsertUser', [randomUUID(), username, passwordHash, Date.now()]))
+      const rows = await query<{ id: string }>(named('upsertUser', [randomUUID(), username, passwordHash, Date.now()]), undefined, true)
       return { id: rows[0]!.id, username, passwordHash }
     },
 
     async createSession(s) {
-      await transaction(async (client) => {
-        await client.query(named('insertFamily', [s.familyId, s.userId, s.now, s.familyExpiresAt]))
-        await client.query(named('insertToken', [s.tokenHash, s.familyId, null, s.now, Math.min(s.tokenExpiresAt, s.familyExpiresAt)]))
-      })
+      await query(
+        named('createSession', [s.familyId, s.userId, s.now, s.familyExpiresAt, s.tokenHash, Math.min(s.tokenExpiresAt, s.familyExpiresAt)]),
+        undefined,
+        true,
+      )
     },
 
     async rotate(input) {
-      return transaction(async (client): Promise<RotateResult> => {
-        const won = await client.query<RotatedRow>(named('rotate', [input.tokenHash, input.now]))
-        const row = won.rows[0]
-        if (row) {
-          const familyExpiresAt = Number(row.family_expires_at)
-          const tokenExpiresAt = Math.min(input.now + input.idleTtlMs, familyExpiresAt)
-          await client.query(named('insertToken', [input.newTokenHash, row.family_id, input.tokenHash, input.now, tokenExpiresAt]))
-          return { kind: 'rotated', userId: row.user_id, familyId: row.family_id, tokenExpiresAt, familyExpiresAt }
+      const won = (await query<RotatedRow>(named('rotate', [input.tokenHash, input.now, input.newTokenHash, input.idleTtlMs]), undefined, true))[0]
+      if (won) {
+        return {
+          kind: 'rotated',
+          userId: won.user_id,
+          familyId: won.family_id,
+          tokenExpiresAt: Number(won.token_expires_at),
+          familyExpiresAt: Number(won.family_expires_at),
         }
-
+      }
+      // Nothing was rotated. Find out why, and for a rotated token revoke the family (reuse
+      // detection) in the same transaction as the lookup.
+      return transaction(async (client): Promise<RotateResult> => {
         const found = (await client.query<ClassifyRow>(named('classify', [input.tokenHash]))).rows[0]
         if (!found) return { kind: 'unknown' }
         if (found.revoked_at !== null) return { kind: 'revoked', familyId: found.family_id }
@@ -286,19 +323,19 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
           if (input.graceMs > 0 && sinceRotation < input.graceMs && found.child_status === 'active') {
             return { kind: 'conflict', familyId: found.family_id, retryAfterMs: input.graceMs - sinceRotation }
           }
-          // Reuse: revoke the family in this same transaction (RFC 9700 §4.14.2).
+          // Reuse (RFC 9700 §4.14.2).
           await client.query(named('revokeFamily', [input.now, 'reuse', found.family_id]))
           return { kind: 'reused', familyId: found.family_id }
         }
         if (input.now >= Number(found.expires_at)) return { kind: 'expired' }
-        // Active and valid, yet the compare-and-set saw nothing: the token's session was
-        // committed between our two statements. Never guess: the client may simply retry.
+        // Active and valid, yet the compare-and-set matched nothing: the session was committed
+        // between the two statements. Never guess: the client may simply retry.
         throw new StoreUnavailableError('the refresh token changed during rotation; retry')
       })
     },
 
     async revokeFamilyByToken(tokenHash, now, reason) {
-      const rows = await query<{ found: number }>(named('revokeByToken', [tokenHash, now, reason]))
+      const rows = await query<{ found: number }>(named('revokeByToken', [tokenHash, now, reason]), undefined, true)
       return (rows[0]?.found ?? 0) > 0
     },
 

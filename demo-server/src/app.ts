@@ -10,6 +10,8 @@ import apiRoutes from './routes/api/index.ts'
 import wellKnownRoutes from './routes/well-known.ts'
 import healthRoutes from './routes/health.ts'
 import homeRoutes from './routes/home.ts'
+import demoRoutes from './routes/demo.ts'
+import sdkRoutes from './routes/sdk.ts'
 
 export type { AppOptions, RateLimitRule, RefreshTokenTransport } from './options.ts'
 
@@ -122,6 +124,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(security)
   await app.register(authenticate)
 
+  await app.register(demoRoutes) // demo-page levers; its hooks must precede the auth and API routes
+  await app.register(sdkRoutes)
   await app.register(homeRoutes)
   await app.register(healthRoutes)
   await app.register(wellKnownRoutes, { keys: resolved.keys })

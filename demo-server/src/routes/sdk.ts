@@ -1,0 +1,65 @@
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { HttpError } from '../errors.ts'
+
+/** The SDK's ESM build (`npm run build` at the repository root writes it). */
+export const SDK_DIST = fileURLToPath(new URL('../../../dist/', import.meta.url))
+/** The demo page's own script and stylesheet. */
+export const PAGE_ASSETS = fileURLToPath(new URL('../../public/assets/', import.meta.url))
+/** jwt-decode's ESM build, which the SDK imports by its bare name. */
+const JWT_DECODE = join(dirname(createRequire(import.meta.url).resolve('jwt-decode')), '..', 'esm', 'index.js')
+
+const FILE = /^[A-Za-z0-9_-]+\.(js|css)$/
+const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' }
+
+async function send(reply: FastifyReply, path: string, name: string, rewrite?: (text: string) => string): Promise<FastifyReply> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch {
+    const hint = path.startsWith(SDK_DIST) ? ' Run `npm run build` at the repository root (`npm run demo` does).' : ''
+    throw new HttpError(404, 'not_found', `No file ${name}.${hint}`)
+  }
+  const ext = name.slice(name.lastIndexOf('.') + 1)
+  return reply
+    .type(TYPES[ext]!)
+    .header('cache-control', 'no-cache')
+    .send(rewrite ? rewrite(text) : text)
+}
+
+/** Browsers resolve no bare specifiers without an import map (which CSP would block inline): point them at our copy. */
+const resolveBare = (text: string) => text.replace(/from\s*(['"])jwt-decode\1/g, 'from "/sdk/jwt-decode.js"')
+
+/**
+ * Static files of the demo page: `GET /sdk/<entry>.js` and `/sdk/internal/<chunk>.js`
+ * (the SDK's ESM build from `dist/`, `jwt-decode` resolved to `/sdk/jwt-decode.js`),
+ * and `GET /assets/<file>` (the page's script and stylesheet). Names are matched
+ * against a strict pattern, never joined as given.
+ */
+export default async function sdkRoutes(app: FastifyInstance): Promise<void> {
+  const params = { type: 'object', required: ['file'], properties: { file: { type: 'string', maxLength: 100 } } } as const
+  const file = (name: string) => {
+    if (!FILE.test(name) || !name.endsWith('.js')) throw new HttpError(404, 'not_found', `No file ${name}.`)
+    return name
+  }
+
+  app.get<{ Params: { file: string } }>('/sdk/:file', { schema: { params } }, async (request, reply) => {
+    const name = file(request.params.file)
+    if (name === 'jwt-decode.js') return send(reply, JWT_DECODE, name)
+    return send(reply, join(SDK_DIST, name), name, resolveBare)
+  })
+
+  app.get<{ Params: { file: string } }>('/sdk/internal/:file', { schema: { params } }, async (request, reply) => {
+    const name = file(request.params.file)
+    return send(reply, join(SDK_DIST, 'internal', name), name, resolveBare)
+  })
+
+  app.get<{ Params: { file: string } }>('/assets/:file', { schema: { params } }, async (request, reply) => {
+    const name = request.params.file
+    if (!FILE.test(name)) throw new HttpError(404, 'not_found', `No file ${name}.`)
+    return send(reply, join(PAGE_ASSETS, name), name)
+  })
+}

@@ -1,0 +1,59 @@
+// The demo page as a person uses it: sign in through the form, expire the
+// token on the server, fire a burst of 50, and read the timeline: one refresh.
+// Leaves a screenshot in test-results/demo.png.
+import { mkdirSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser } from 'playwright-core'
+import { chromiumPath, launchBrowser, startDemoServer, type DemoServer } from './harness.js'
+
+describe.skipIf(!chromiumPath)('the demo page in Chromium', () => {
+  let server: DemoServer
+  let browser: Browser
+
+  beforeAll(async () => {
+    ;[server, browser] = await Promise.all([startDemoServer({ accessTokenTtl: 30 }), launchBrowser()])
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  it('sign in, expire, burst of 50: the timeline shows 50 requests, 50 401s, one refresh, 50 retries, 50 successes', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } })
+    const page = await context.newPage()
+    const errors: string[] = []
+    page.on('pageerror', (error) => errors.push(error.message))
+    await page.goto(server.url)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.locator('#session-card').waitFor({ state: 'visible' })
+    await expect.poll(() => page.locator('#life-text').textContent()).toMatch(/s left$/)
+
+    // A second tab: it shares the session and will take the new tokens without refreshing.
+    const second = await context.newPage()
+    await second.goto(server.url)
+    await second.locator('#session-card').waitFor({ state: 'visible' })
+
+    await page.getByRole('button', { name: 'Expire token on server' }).click()
+    await page.locator('#timeline li[data-kind="session"]', { hasText: 'expired' }).waitFor()
+    await page.locator('#burst-size').fill('50')
+    await page.getByRole('button', { name: 'Fire burst' }).click()
+    await expect.poll(() => page.locator('#stat-ok').textContent(), { timeout: 20_000 }).toBe('50')
+
+    const row = (kind: string) => page.locator(`#timeline li[data-kind="${kind}"]`)
+    await expect(row('refresh').allTextContents()).resolves.toHaveLength(2) // "refresh" and "refreshed": one refresh
+    expect(await page.locator('#stat-refreshes').textContent()).toBe('1')
+    expect(await page.locator('#stat-401').textContent()).toBe('50')
+    expect(await page.locator('#stat-retries').textContent()).toBe('50')
+    expect(await row('ok').last().textContent()).toContain('×50')
+    expect(server.stats.rotated).toBe(1)
+    expect(server.stats.reused).toBe(0)
+    await expect.poll(() => page.locator('#stat-server').textContent()).toBe('1')
+    await expect.poll(() => second.locator('#stat-adopted').textContent()).toBe('1')
+    expect(await second.locator('#stat-refreshes').textContent()).toBe('0')
+
+    mkdirSync('test-results', { recursive: true })
+    await page.screenshot({ path: 'test-results/demo.png', fullPage: true })
+    expect(errors).toEqual([])
+    await context.close()
+  })
+})

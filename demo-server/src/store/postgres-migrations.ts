@@ -77,6 +77,9 @@ export async function migrate(pool: Pool): Promise<number[]> {
   let failed: unknown
   try {
     await client.query('BEGIN')
+    // Instances starting together wait here for the first one's migrations: allow more than
+    // the pool's per-statement limit.
+    await client.query("SET LOCAL statement_timeout = '60s'")
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY])
     await client.query(
       `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -1,0 +1,82 @@
+/**
+ * Child process for the demo-server benchmark: the real demo app (buildApp,
+ * SQLite store in a temporary file, rate limits lifted) and, in the same
+ * process, a bare Fastify route returning the same JSON. Both on 127.0.0.1.
+ *
+ * The parent kills this process when done and removes the temporary directory.
+ * demo-server is its own TypeScript project (imports end in .ts), so it is
+ * loaded by path at run time and typed here by the little this file uses.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import Fastify, { type FastifyInstance } from 'fastify'
+
+interface DemoModules {
+  app: { buildApp(options: Record<string, unknown>): Promise<FastifyInstance> }
+  store: { openSqliteStore(path: string): unknown }
+  keys: { generateSigningKeys(): Promise<unknown> }
+  password: { createScryptHasher(params: { N: number; r: number; p: number }): unknown }
+  seed: { seedUser(store: unknown, hasher: unknown, username: string, password: string): Promise<unknown> }
+}
+interface Sqlite {
+  prepare(sql: string): { get(): { n: number } }
+  close(): void
+}
+
+const src = new URL('../../demo-server/src/', import.meta.url)
+const load = async <K extends keyof DemoModules>(path: string) => (await import(new URL(path, src).href)) as DemoModules[K]
+
+export const USER = { username: 'bench', password: 'bench-password' }
+/** Far above anything the benchmark sends: the limits would otherwise answer 429 within a second. */
+const UNLIMITED = { max: 1_000_000_000, windowMs: 60_000 }
+
+async function main(): Promise<void> {
+  const [{ buildApp }, { openSqliteStore }, { generateSigningKeys }, { createScryptHasher }, { seedUser }] = await Promise.all([
+    load<'app'>('app.ts'),
+    load<'store'>('store/sqlite-store.ts'),
+    load<'keys'>('tokens/keys.ts'),
+    load<'password'>('auth/password.ts'),
+    load<'seed'>('auth/seed.ts'),
+  ])
+  const dir = mkdtempSync(join(tmpdir(), 'silent-refresh-bench-'))
+  const dbPath = join(dir, 'bench.db')
+  const store = openSqliteStore(dbPath)
+  // Cheap scrypt: logins are set-up here, not measured; the routes measured never hash.
+  const passwordHasher = createScryptHasher({ N: 1024, r: 8, p: 1 })
+  await seedUser(store, passwordHasher, USER.username, USER.password)
+  const demo = await buildApp({
+    store,
+    keys: await generateSigningKeys(),
+    passwordHasher,
+    accessTokenTtl: 3600,
+    rateLimits: { loginPerIp: UNLIMITED, loginFailuresPerAccount: UNLIMITED, refreshPerIp: UNLIMITED },
+  })
+  await demo.listen({ port: 0, host: '127.0.0.1' })
+
+  const bare = Fastify()
+  const body = { sub: '00000000-0000-4000-8000-000000000000', username: USER.username, sid: 'YD3iQTQBT2yyFfn0gSWVrg', exp: 1795488320 }
+  const schema = {
+    type: 'object',
+    properties: { sub: { type: 'string' }, username: { type: 'string' }, sid: { type: 'string' }, exp: { type: 'integer' } },
+  }
+  bare.get('/api/me', { schema: { response: { 200: schema } } }, async () => body)
+  await bare.listen({ port: 0, host: '127.0.0.1' })
+
+  const port = (app: FastifyInstance) => (app.server.address() as AddressInfo).port
+  process.send?.({ demo: port(demo), bare: port(bare), dir })
+
+  process.on('message', async (message: { type: string }) => {
+    if (message.type === 'revoked') {
+      // Reuse detection revokes a family (RFC 9700 §4.14.2); logout is never called here.
+      const { default: Database } = (await import('better-sqlite3' as string)) as { default: new (path: string, options: object) => Sqlite }
+      const db = new Database(dbPath, { readonly: true })
+      const { n } = db.prepare('SELECT count(*) AS n FROM token_families WHERE revoked_at IS NOT NULL').get()
+      db.close()
+      process.send?.({ revoked: n })
+    }
+  })
+}
+
+await main()

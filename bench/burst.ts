@@ -114,8 +114,10 @@ const peerRows: string[][] = []
 for (const n of SIZES) {
   const runs = new Map<Library, Run[]>(VARIANTS.map((library) => [library, []]))
   const carried: number[] = []
+  const retried: number[] = []
   for (let rep = 0; rep < repeats(n); rep++) {
     carried.push(await validBurst(2 * n))
+    retried.push(await validBurst(n))
     // Interleaved, order rotating: each library meets the machine in every state.
     for (let i = 0; i < VARIANTS.length; i++) {
       const library = VARIANTS[(i + rep) % VARIANTS.length]!
@@ -124,13 +126,15 @@ for (const n of SIZES) {
   }
   const ours = runs.get('silent-refresh')!
   const window = median(ours.map((r) => r.window))
-  const limit = Math.max(refreshRtt + requestRtt, median(carried))
+  // The retries start after the refresh and take a valid burst of N; all 2N requests take a valid burst of 2N.
+  const limit = Math.max(refreshRtt + requestRtt + median(retried), median(carried))
   rows.push([
     num(n),
     ours.map((r) => r.refreshes).join(', '),
     `${num(median(ours.map((r) => r.ok)))}/${num(n)}`,
     ms(window),
     ms(window - (refreshRtt + requestRtt)),
+    ms(median(retried)),
     ms(median(carried)),
     ms(window - limit),
   ])
@@ -144,12 +148,22 @@ for (const n of SIZES) {
 
 table(
   `Burst after a server-side expiry: silent-refresh (axios), refresh latency ${REFRESH_LATENCY_MS} ms, maxSockets ${MAX_SOCKETS}`,
-  ['N', 'refresh calls (each run)', 'ok (median)', 'first 401 → last success', 'above refresh + 1 request', '2N valid requests, first → last', 'above the limit'],
+  [
+    'N',
+    'refresh calls (each run)',
+    'ok (median)',
+    'first 401 → last success',
+    'above refresh + 1 request',
+    'valid burst of N',
+    'valid burst of 2N',
+    'above the limit',
+  ],
   rows,
   [
     `Refresh RTT ${ms(refreshRtt, 2)} (${REFRESH_LATENCY_MS} ms server latency + the call), one request RTT ${ms(requestRtt, 2)}: medians of 7.`,
-    '"2N valid requests": the 2N requests a burst carries (N answered 401, N retried), sent with a valid token through bare axios, first response to last.',
-    '"above the limit" = first 401 → last success minus the larger of (refresh RTT + one request RTT) and that 2N time. Medians of',
+    '"valid burst of N / 2N": N or 2N concurrent requests with a valid token through bare axios on the same agent, first response to last.',
+    'A burst carries 2N requests (N answered 401, N retried), and the retries can only start once the refresh has answered, so',
+    '"above the limit" = first 401 → last success minus the larger of (refresh RTT + one request RTT + valid burst of N) and (valid burst of 2N). Medians of',
     `${repeats(10)} runs (${repeats(10_000)} at N = 10,000). One keep-alive http.Agent, maxSockets ${MAX_SOCKETS}, to 127.0.0.1; refresh calls over a second agent.`,
   ],
 )

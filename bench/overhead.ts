@@ -9,7 +9,7 @@ import { Bench } from 'tinybench'
 import { LIBRARIES, createAuthFetch, createClient, createManager, makeJwt, memoryAdapter, memoryFetch, type Tokens } from './lib/clients.js'
 import { median, num, ratio, table } from './lib/report.js'
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 300)
 const BASE = 'http://api.test'
 

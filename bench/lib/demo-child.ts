@@ -67,6 +67,8 @@ async function main(): Promise<void> {
   const port = (app: FastifyInstance) => (app.server.address() as AddressInfo).port
   process.send?.({ demo: port(demo), bare: port(bare), dir })
 
+  // The parent went away (or is done): end, so no server outlives the benchmark.
+  process.on('disconnect', () => process.exit(0))
   process.on('message', async (message: { type: string }) => {
     if (message.type === 'revoked') {
       // Reuse detection revokes a family (RFC 9700 §4.14.2); logout is never called here.

@@ -50,8 +50,11 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   }
 
   const request = instance.interceptors.request.use(async (config: Config) => {
-    // getUri() resolves as axios sends: a per-request baseURL is followed here, never trusted.
-    if (config.skipAuth || !isAllowed(instance.getUri(config), allowed, instance.defaults.baseURL)) return config
+    // Where axios sends it (its buildFullPath): a relative URL joined to baseURL keeps baseURL's
+    // origin. A per-request baseURL is followed here, and trusted only if it is an allowed origin.
+    const url = config.url ?? ''
+    const target = config.baseURL && (config.allowAbsoluteUrls === false || !/^([a-z][a-z\d+\-.]*:)?\/\//i.test(url)) ? config.baseURL : url
+    if (config.skipAuth || !isAllowed(target, allowed, instance.defaults.baseURL)) return config
     const token = await manager.getAccessToken({ signal: config.signal as AbortSignal | undefined }).catch(canceled(config))
     if (config[SENT] !== false) config[SENT] = token
     if (token) config.headers.set(header, scheme ? `${scheme} ${token}` : token)

@@ -39,11 +39,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   for (const [name, fn] of Object.entries({ refresh: refreshFn, isSessionExpired: isTerminal, now })) {
     if (typeof fn != 'function') throw new TypeError(`"${name}" must be a function`)
   }
-  const { storage: given, retry = {} as Partial<TokenManagerOptions['retry']> } = options
-  if (typeof retry != 'object') throw new TypeError('"retry" must be { attempts, baseDelayMs }')
-  if (given && ![given.get, given.set, given.clear].every((m) => typeof m == 'function')) {
-    throw new TypeError('"storage" must have get, set and clear')
-  }
+  const { storage: given, retry = {} } = options as { storage?: TokenStorage; retry?: Partial<TokenManagerOptions['retry']> }
   const windowMs = option('refreshBeforeExpiryMs', options.refreshBeforeExpiryMs, 30_000)
   const timeoutMs = option('refreshTimeoutMs', options.refreshTimeoutMs, 15_000, 1)
   const attempts = option('retry.attempts', retry.attempts, 2)

@@ -59,18 +59,27 @@ describe('createTokenManager options validation: a bad option throws a TypeError
     expect(create).toThrow(name)
   })
 
-  it('retry that is not an object (retry: 3) is rejected, not silently replaced by the defaults', () => {
-    const create = make({ refresh, retry: 3 })
-    expect(create).toThrow(TypeError)
-    expect(create).toThrow('retry')
+  it('retry that is not an object (retry: 3) counts as absent: the defaults apply (documented; not validated, to keep the core small)', async () => {
+    const r = controlledRefresh()
+    const manager = createTokenManager({ refresh: r.fn, retry: 3 as unknown as TokenManagerOptions['retry'] })
+    await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresIn: -1 })
+    const result = manager.refresh()
+    await flush()
+    expect(r.fn).toHaveBeenCalledTimes(1)
+    r.call(0).resolve({ accessToken: AT2 })
+    await expect(result).resolves.toBe(AT2)
+    manager.dispose()
   })
 
-  it('storage without get/set/clear (e.g. localStorage passed raw instead of webStorage(localStorage)) is rejected', () => {
-    for (const storage of [{}, { getItem: () => null, setItem: () => {}, removeItem: () => {} }]) {
-      const create = make({ refresh, storage })
-      expect(create).toThrow(TypeError)
-      expect(create).toThrow('storage')
-    }
+  it('storage without get/set/clear (localStorage passed raw instead of webStorage(localStorage)) is reported as a storage error, and the session lives in memory', async () => {
+    const errors: unknown[] = []
+    const raw = { getItem: () => null, setItem: () => {}, removeItem: () => {} }
+    const manager = createTokenManager({ refresh, storage: raw as unknown as TokenManagerOptions['storage'] })
+    manager.on('error', (e) => errors.push(e.source))
+    await manager.setTokens({ accessToken: AT1, refreshToken: RT1 })
+    expect(errors).toEqual(['storage'])
+    expect(await manager.getAccessToken()).toBe(AT1)
+    manager.dispose()
   })
 
   it('accepted edge values: window 0, attempts 0, baseDelayMs 0, a small timeout', () => {

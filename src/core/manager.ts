@@ -189,11 +189,12 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
               // Another tab may have rotated while this one waited for the lock: adopt its tokens.
               const shared = await read()
               if (flight !== f) return null
-              if (shared && shared.accessToken !== from?.accessToken) {
+              // (Never an older session than ours: a lagging storage view may still show one.)
+              if (shared && shared.accessToken !== from?.accessToken && !(shared.expiresAt! < from?.expiresAt!)) {
                 adopted = true
                 return shared
               }
-              const fresh = await attempt(f, (shared ?? from)?.refreshToken ?? null)
+              const fresh = await attempt(f, from?.refreshToken ?? null)
               // Hand over through storage before the lock is released: the next tab re-reads it.
               if (flight === f) await persist(toTokenSet(fresh))
               return fresh

@@ -74,7 +74,7 @@ describe('bursts of 401s', () => {
     const retried = server.requests('/api/burst').filter((entry) => entry.status === 200)
     expect(retried).toHaveLength(1000)
     expect(new Set(retried.map((entry) => entry.authorization))).toEqual(new Set([`Bearer ${token}`]))
-  })
+  }, 90_000) // a bound for a starved 2-core machine, not a timing assertion
 
   test('401s arriving after the refresh finished (delays 0-500 ms) still cause one refresh', async () => {
     const { api } = await signedIn()
@@ -84,7 +84,7 @@ describe('bursts of 401s', () => {
     expect(server.stats.refreshCalls).toBe(1)
     expect(server.stats.reuseDetected).toBe(0)
     // The last 401s came well after the 20 ms refresh had finished.
-    expect(server.stats.unauthorized).toBe(101)
+    expect(server.requests('/api/late').filter((entry) => entry.status === 401)).toHaveLength(101)
   })
 
   test('a request started while the refresh is in flight waits and goes out with the new token', async () => {

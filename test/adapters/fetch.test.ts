@@ -75,7 +75,7 @@ describe('bursts of 401s', () => {
     expect(responses.filter((status) => status === 200)).toHaveLength(1000)
     expect(server.stats.refreshCalls).toBe(1)
     expect(server.stats.reuseDetected).toBe(0)
-  })
+  }, 90_000) // a bound for a starved 2-core machine, not a timing assertion
 
   test('401s arriving after the refresh finished (delays 0-500 ms) still cause one refresh', async () => {
     const { authFetch } = await signedIn()
@@ -85,7 +85,7 @@ describe('bursts of 401s', () => {
     )
     expect(statuses.every((status) => status === 200)).toBe(true)
     expect(server.stats.refreshCalls).toBe(1)
-    expect(server.stats.unauthorized).toBe(101)
+    expect(server.requests('/api/late').filter((entry) => entry.status === 401)).toHaveLength(101)
   })
 
   test('a request started while the refresh is in flight waits and goes out with the new token', async () => {

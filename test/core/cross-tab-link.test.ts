@@ -145,6 +145,22 @@ describe('cross-tab link', () => {
     waiting.dispose()
   })
 
+  it('a lagging storage view that still shows an older session is not adopted; the refresh presents our own refresh token', async () => {
+    const b = browser()
+    const now = Date.now()
+    const lagging = { get: () => ({ accessToken: 'a1', refreshToken: 'r1', expiresAt: now + 1_000 }), set() {}, clear() {} }
+    const presented: (string | null)[] = []
+    const manager = createTokenManager({
+      refresh: async ({ refreshToken }) => (presented.push(refreshToken), { accessToken: 'a4', refreshToken: 'r4' }),
+      storage: lagging,
+      crossTab: b.crossTab,
+    })
+    await manager.setTokens({ accessToken: 'a3', refreshToken: 'r3', expiresAt: now + 600_000 })
+    await expect(manager.refresh({ staleToken: 'a3' })).resolves.toBe('a4')
+    expect(presented).toEqual(['r3'])
+    manager.dispose()
+  })
+
   it('a link that throws on connect is reported, and the manager still works alone', async () => {
     const errors: string[] = []
     const broken: CrossTab = {

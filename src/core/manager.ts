@@ -190,7 +190,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
               const shared = await read()
               if (flight !== f) return null
               // (Never an older session than ours: a lagging storage view may still show one.)
-              if (shared && shared.accessToken !== from?.accessToken && !(shared.expiresAt! < from?.expiresAt!)) {
+              if (shared && shared.accessToken !== from?.accessToken && !((shared.expiresAt as number) < (from?.expiresAt as number))) {
                 adopted = true
                 return shared
               }

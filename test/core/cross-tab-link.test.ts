@@ -2,30 +2,8 @@
 // link (a lock, a bus, one shared storage) so its logic is testable in Node.
 // The browser link (Web Locks + BroadcastChannel) has its own tests.
 import { describe, expect, it } from 'vitest'
-import { createTokenManager, memoryStorage, type CrossTab, type CrossTabHost, type TokenManager, type TokenSet } from '../../src/index.js'
-
-/** A rotating token server in memory: each refresh token works once; a second use is a reuse. */
-function rotatingServer() {
-  let n = 0
-  const active = new Set<string>()
-  const stats = { refreshCalls: 0, reuse: 0 }
-  const issue = (): TokenSet => {
-    n++
-    const refreshToken = `r${n}`
-    active.add(refreshToken)
-    return { accessToken: `a${n}`, refreshToken, expiresIn: 600 }
-  }
-  const refresh = async ({ refreshToken }: { refreshToken: string | null }): Promise<TokenSet> => {
-    stats.refreshCalls++
-    await new Promise((resolve) => setTimeout(resolve, 10))
-    if (!refreshToken || !active.delete(refreshToken)) {
-      stats.reuse++
-      throw Object.assign(new Error('invalid_grant'), { status: 400, error: 'invalid_grant' })
-    }
-    return issue()
-  }
-  return { issue, refresh, stats }
-}
+import { createTokenManager, memoryStorage, type CrossTab, type CrossTabHost, type TokenManager } from '../../src/index.js'
+import { rotatingServer } from '../cross-tab/helpers.js'
 
 /** Tabs of one browser: one storage, one lock, one bus with asynchronous delivery. */
 function browser() {

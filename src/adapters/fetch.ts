@@ -1,4 +1,4 @@
-import type { TokenManager } from '../core/types.js'
+import type { AccessToken, TokenManager } from '../core/types.js'
 import { isAllowed, normalizeOrigins } from './internal/origin.js'
 
 export interface AuthFetchOptions {
@@ -9,7 +9,7 @@ export interface AuthFetchOptions {
   /** Put before the token; '' sends the bare token. @default 'Bearer' */
   scheme?: string
   /** Whether a response should refresh and retry once. @default status 401 */
-  shouldRefresh?: (response: Response) => boolean
+  shouldRefresh?: (response: Response) => boolean | Promise<boolean>
   /** Origins that get the token beyond relative URLs (the page's origin). */
   allowedOrigins?: string[]
 }
@@ -34,22 +34,30 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
     const request = input instanceof Request ? input : undefined
     if (!isAllowed(String(request?.url ?? input), allowed)) return send(input, init)
     const signal = init?.signal ?? request?.signal ?? undefined
-    const token = await manager.getAccessToken({ signal })
-    if (!token) return send(input, init)
+    const token = manager.peekToken() ?? (await manager.getToken({ signal }))
+    if (!token) {
+      const response = await send(input, init)
+      // After a terminal failure, a 401 of a request that went without a token is a SessionExpiredError (DESIGN 14).
+      if (await shouldRefresh(response)) await manager.tokenRejected(null, { signal })
+      return response
+    }
     // A Request or a stream body can be read once: keep a copy to clone for each attempt.
     const base =
       request || typeof (init?.body as ReadableStream | undefined)?.getReader == 'function'
         ? new Request(input, { ...init, duplex: 'half' } as RequestInit)
         : undefined
-    const attempt = (token: string) => {
+    const attempt = (token: AccessToken) => {
       const headers = new Headers(base ? base.headers : init?.headers)
-      headers.set(header, scheme ? `${scheme} ${token}` : token)
+      headers.set(header, scheme ? `${scheme} ${token.value}` : token.value)
       return send(base ? new Request(base.clone(), { headers }) : input, base ? undefined : { ...init, headers })
     }
     const response = await attempt(token)
-    if (!shouldRefresh(response)) return response
+    if (!(await shouldRefresh(response))) return response
+    const next = await manager.tokenRejected(token, { signal })
+    // Its session ended: handed back as fetch gave it, never retried under another session.
+    if (!next) return response
     // Free the connection of the answer that is thrown away.
     response.body?.cancel().catch(() => {})
-    return attempt(await manager.refresh({ staleToken: token, signal }))
+    return attempt(next)
   } as typeof fetch
 }

@@ -1,4 +1,4 @@
-import type { AuthError } from './errors.js'
+import type { AuthError, RefreshFailedError } from './errors.js'
 
 /**
  * What a login or a refresh yields.
@@ -15,6 +15,29 @@ export interface TokenSet {
   expiresAt?: number
   /** Seconds from receipt, as OAuth's `expires_in`. */
   expiresIn?: number
+  /**
+   * Set by the manager on the tokens it stores and announces: which login they
+   * belong to (kept across refreshes). `setTokens()` with the current session's
+   * id continues that session; without it, a new session starts.
+   */
+  sessionId?: string
+}
+
+/**
+ * Which token a request was sent with: its session and generation, never the
+ * token itself, so it can sit on a request config a logger may print.
+ */
+export interface TokenStamp {
+  /** The login the token belongs to. */
+  readonly session: string
+  /** Increases with every new token, across sessions. */
+  readonly generation: number
+}
+
+/** A valid access token, with the stamp a request remembers it by. */
+export interface AccessToken extends TokenStamp {
+  /** The token to send. */
+  readonly value: string
 }
 
 /** Exchanges a refresh token for new tokens. Reject to fail; see `isSessionExpired`. */
@@ -22,7 +45,8 @@ export type RefreshFn = (context: { refreshToken: string | null; signal: AbortSi
 
 /**
  * Where tokens are kept. Each method may be sync or async. A storage that
- * throws never breaks requests: the manager emits `error` and keeps tokens in memory.
+ * throws or does not answer never breaks requests: the manager emits `error`
+ * and keeps tokens in memory.
  */
 export interface TokenStorage {
   get(): TokenSet | null | Promise<TokenSet | null>
@@ -30,8 +54,43 @@ export interface TokenStorage {
   clear(): void | Promise<void>
 }
 
-/** Why a session ended. `remote`: another tab signed out. */
+/** Why a session ended. `expired`: the server refused the refresh; `cleared`: `clear()`; `remote`: another tab signed out. */
 export type SignOutReason = 'expired' | 'cleared' | 'remote'
+
+/** What happened to a request's 401 (see the `unauthorized` event). */
+export type UnauthorizedOutcome =
+  /** The session has a newer token already: retried with it, no refresh. */
+  | 'retry'
+  /** The token was the current one: retried after the one shared refresh. */
+  | 'refresh'
+  /** Not retried: its session ended (sign-out, another login) or it was sent without a token; the caller gets the 401 or a `SessionExpiredError`. */
+  | 'handed-back'
+
+/**
+ * The manager's state, for UIs (`useSyncExternalStore`) and debugging panels.
+ * A new object on every change (compare by identity); never holds a token.
+ */
+export type ManagerState =
+  | { readonly status: 'loading'; readonly refreshing: boolean }
+  | {
+      readonly status: 'signedIn'
+      readonly refreshing: boolean
+      /** The login's id (see `TokenSet.sessionId`). */
+      readonly session: string
+      /** Epoch ms; undefined when unknown. */
+      readonly expiresAt: number | undefined
+      /** The last transient refresh failure of this session, until a refresh succeeds. */
+      readonly error?: RefreshFailedError
+    }
+  | {
+      readonly status: 'signedOut'
+      readonly refreshing: boolean
+      /** `none`: never signed in (or nothing stored). */
+      readonly reason: SignOutReason | 'none'
+      /** The `SessionExpiredError` that ended the session (reason `expired`). */
+      readonly error?: AuthError
+    }
+  | { readonly status: 'disposed'; readonly refreshing: false }
 
 /** Events of a {@link TokenManager} and the argument each listener receives. */
 export interface TokenManagerEvents {
@@ -43,8 +102,15 @@ export interface TokenManagerEvents {
   refreshFailed: { error: AuthError }
   /** The session ended. */
   signedOut: { reason: SignOutReason }
-  /** Something failed that did not stop requests. */
-  error: { error: unknown; source: 'storage' | 'cross-tab' | 'listener' }
+  /** A request's 401 (or `shouldRefresh`) was handled; count 401s here without an interceptor of your own. */
+  unauthorized: { outcome: UnauthorizedOutcome }
+  /** {@link TokenManager.getState} changed. */
+  state: ManagerState
+  /**
+   * Something failed that did not stop requests: a storage fault, the cross-tab
+   * link, a listener that threw, or an expiry that could not be used (`expiry`).
+   */
+  error: { error: unknown; source: 'storage' | 'cross-tab' | 'listener' | 'expiry' }
 }
 
 /** The messages a manager and its {@link CrossTab} link exchange. */
@@ -58,11 +124,12 @@ export interface CrossTabHost {
 /** A live cross-tab link, from {@link CrossTab.connect}. */
 export interface CrossTabLink {
   /**
-   * Runs `task` while holding the cross-tab refresh lock. The manager re-reads
-   * storage first and writes the new tokens before `task` settles, so the next
-   * holder sees them; the link must make that write visible to it.
+   * Runs the manager's refresh `task` while holding the cross-tab refresh lock.
+   * The task re-reads storage first and writes the new tokens before it settles,
+   * so the next holder sees them. It resolves with the tokens it settled on (new,
+   * or adopted from another tab), or `null` when it was superseded.
    */
-  exclusive<T>(task: () => Promise<T>): Promise<T>
+  exclusive(task: () => Promise<TokenSet | null>): Promise<TokenSet | null>
   /** Tells the other tabs about new tokens (or a sign-out, `null`). */
   publish(tokens: TokenSet | null): void
   close(): void
@@ -74,17 +141,35 @@ export interface CrossTab {
   connect(host: CrossTabHost, manager: TokenManager): CrossTabLink
 }
 
+/** The retry policy of a refresh; every field is optional. */
+export interface RetryOptions {
+  /** Retries after the first try, transient failures only. @default 2 */
+  attempts?: number
+  /** The first retry waits this long, each next one twice as long, scaled by a random 50–100 %. @default 300 */
+  baseDelayMs?: number
+  /**
+   * After a refresh failed for now (its retries spent), a new refresh of the same
+   * session within this time rejects at once with that error, so a client's own
+   * retry (ky, TanStack Query) does not multiply refreshes. Doubles with each
+   * consecutive failure, up to 60 s; 0 turns it off. `manager.refresh()` ignores it.
+   * @default 5_000
+   */
+  cooldownMs?: number
+}
+
 export interface TokenManagerOptions {
   /** Exchanges the refresh token for new tokens; see `refreshTokenGrant()` for OAuth servers. */
   refresh: RefreshFn
   /** Where tokens live. @default memoryStorage() */
   storage?: TokenStorage
-  /** Refresh this long before expiry, never more than half the token's lifetime. @default 30_000 */
+  /** Refresh this long before expiry, in the background, never more than half the token's lifetime. @default 30_000 */
   refreshBeforeExpiryMs?: number
   /** Per attempt; a timeout is a `RefreshFailedError` with code `REFRESH_TIMEOUT`. @default 15_000 */
   refreshTimeoutMs?: number
-  /** Retries after the first try, transient failures only, exponential with jitter. @default { attempts: 2, baseDelayMs: 300 } */
-  retry?: { attempts: number; baseDelayMs: number }
+  /** Transient failures are retried, exponential with jitter. @default { attempts: 2, baseDelayMs: 300, cooldownMs: 5_000 } */
+  retry?: RetryOptions
+  /** How long a storage call may take before the manager goes on without it (and reports it). @default 5_000 */
+  storageTimeoutMs?: number
   /** Is this refresh failure terminal (sign the user out)? @default isSessionExpired */
   isSessionExpired?: (error: unknown) => boolean
   /** One refresh across browser tabs, and token sync; from "silent-refresh/cross-tab". */
@@ -94,11 +179,35 @@ export interface TokenManagerOptions {
 }
 
 export interface TokenManager {
-  /** A valid access token, refreshed first if it expires soon; `null` when signed out. */
+  /** A valid access token, refreshed first if it is about to expire; `null` when signed out. */
   getAccessToken(options?: { signal?: AbortSignal }): Promise<string | null>
   /**
-   * Refreshes once for every caller. With `staleToken` (the token a 401 answered),
-   * no refresh happens when the current token is already a newer one.
+   * Like {@link getAccessToken}, with the stamp (session, generation) a request
+   * keeps to hand to {@link tokenRejected} if it meets a 401. For adapters.
+   */
+  getToken(options?: { signal?: AbortSignal }): Promise<AccessToken | null>
+  /**
+   * The fast path: the token at once, with no promise, when one is loaded and
+   * valid (a refresh inside the window starts in the background); `null` when
+   * signed out; `undefined` when the answer needs waiting: call {@link getToken}.
+   */
+  peekToken(): AccessToken | null | undefined
+  /**
+   * A request sent with `sent` (or with no token, `null`) was refused (401).
+   * Resolves with the token to retry with: a newer one of the same session at
+   * once, or the result of the one shared refresh. Resolves `null` when the
+   * request must be handed back as it is: its session ended (sign-out, another
+   * login, another tab) or it went without a token. Rejects with
+   * `SessionExpiredError` when the refresh was refused for good (now, or
+   * earlier for this request's session) and with `RefreshFailedError` when it
+   * failed for now.
+   */
+  tokenRejected(sent: TokenStamp | null, options?: { signal?: AbortSignal }): Promise<AccessToken | null>
+  /**
+   * Refreshes once for every caller and resolves with the new access token.
+   * Explicit calls ignore the retry cooldown. `staleToken` (the token a 401
+   * answered) is the older form of {@link tokenRejected}: no refresh when the
+   * current token is already a different one.
    */
   refresh(options?: { signal?: AbortSignal; staleToken?: string }): Promise<string>
   /** Starts a session, after login. A refresh in flight is superseded, not applied. */
@@ -107,8 +216,15 @@ export interface TokenManager {
   clear(): Promise<void>
   /** Whether a refresh is in flight. */
   readonly isRefreshing: boolean
+  /** The current state; the same object until something changes. */
+  getState(): ManagerState
   /** Listens to an event; returns the unsubscribe function. */
   on<E extends keyof TokenManagerEvents>(event: E, listener: (payload: TokenManagerEvents[E]) => void): () => void
-  /** Stops everything: waiters reject with `DISPOSED`; no timer or listener remains. */
+  /**
+   * Stops everything: waiters reject with `DISPOSED` at once; no timer or
+   * listener remains. A refresh request already sent is not cut off: its
+   * answer, if it comes within `refreshTimeoutMs`, is written to storage (never
+   * applied), so the next manager does not present a rotated refresh token.
+   */
   dispose(): void
 }

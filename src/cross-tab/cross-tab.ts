@@ -25,7 +25,7 @@ interface Message {
 }
 
 /** A step of `exclusive`: its result, or something to do outside the lock first. */
-type Step<T> = { result: T } | { sync: CrossTabRecord } | { repair: CrossTabRecord }
+type Step = { result: TokenSet | null } | { sync: CrossTabRecord } | { repair: CrossTabRecord }
 
 const PREFIX = 'silent-refresh:'
 const POLL_MS = 10
@@ -37,17 +37,6 @@ const whole = (name: string, value: number | undefined, fallback: number): numbe
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/**
- * The tokens a task settled on. The manager's task returns the session it
- * refreshed to or adopted (or `null` when superseded); anything else is ignored.
- */
-const tokensOf = (value: unknown): TokenSet | null => {
-  const v = value as { accessToken?: unknown; refreshToken?: string | null; expiresAt?: number; expiresIn?: number; lifetime?: number } | null
-  if (typeof v?.accessToken != 'string' || !v.accessToken) return null
-  const expiresIn = v.expiresIn ?? (v.expiresAt !== undefined && typeof v.lifetime == 'number' ? v.lifetime / 1000 : undefined)
-  return { accessToken: v.accessToken, refreshToken: v.refreshToken ?? null, expiresAt: v.expiresAt, expiresIn }
-}
 
 /** Whether stored tokens are a newer set than the record's (a record write that failed). */
 const newer = (stored: TokenSet, record: TokenSet | null) =>
@@ -176,9 +165,9 @@ function connect(host: CrossTabHost, manager: TokenManager, key: string, lockTim
   void read().then((record) => record && take(record))
 
   return {
-    async exclusive<T>(task: () => Promise<T>): Promise<T> {
+    async exclusive(task) {
       for (let round = 0; ; round++) {
-        const step: Step<T> = await locked(async (): Promise<Step<T>> => {
+        const step: Step = await locked(async (): Promise<Step> => {
           const record = await read()
           if (record && round < 3) {
             // Another tab changed the session since this one last heard: hand its tokens to the
@@ -189,7 +178,7 @@ function connect(host: CrossTabHost, manager: TokenManager, key: string, lockTim
             if (current && !(await shows(record.tokens, perTab ? 0 : settleMs))) return { repair: record }
           }
           const result = await task()
-          const next = tokensOf(result)
+          const next = result
           if (next && !sameTokens(next, record?.tokens)) {
             // Inside the lock: the next holder reads this record before anything else.
             const put = await records.put(next, record?.rev ?? 0).catch(() => undefined)

@@ -204,7 +204,11 @@ describe('refresh failures', () => {
     const codes = settled.map((o) => (o.status === 'rejected' && o.reason instanceof RefreshFailedError ? o.reason.code : o.status))
     expect(new Set(codes)).toEqual(new Set(['REFRESH_FAILED']))
     expect(server.stats.refreshCalls).toBe(1)
-    expect(await manager.getAccessToken()).toBe(tokens.accessToken)
+    // The server refused the token (401): it is not handed out again; within the cooldown, the same error at once.
+    const again = await getAccessTokenError(manager)
+    expect(again).toBe((settled[0] as PromiseRejectedResult).reason)
+    expect(server.stats.refreshCalls).toBe(1)
+    expect(tokens.accessToken).toBeTruthy()
   })
 
   test('a refresh that hangs rejects every waiter with REFRESH_TIMEOUT', async () => {
@@ -247,6 +251,11 @@ describe('refresh failures', () => {
     }
   })
 })
+
+const getAccessTokenError = (manager: { getAccessToken(): Promise<string | null> }) => manager.getAccessToken().then(
+  () => new Error('expected a rejection'),
+  (error: unknown) => error,
+)
 
 describe('body replay on the retry', () => {
   /** Sends through the adapter; returns both attempts as the server saw them. */

@@ -111,7 +111,7 @@ describe('cross-tab link', () => {
   it('a tab waiting for the lock is released when another tab publishes the new tokens', async () => {
     const b = browser()
     let release!: () => void
-    const held = new Promise<void>((resolve) => (release = resolve))
+    const held = new Promise<null>((resolve) => (release = () => resolve(null)))
     const blocker = b.crossTab.connect({ receive() {}, read: async () => null }, createTokenManager({ refresh: async () => ({ accessToken: 'x' }) }))
     void blocker.exclusive(() => held) // a tab holding the lock for a long time
     const waiting = createTokenManager({ refresh: async () => ({ accessToken: 'never' }), storage: b.storage, crossTab: b.crossTab })

@@ -17,6 +17,8 @@ afterEach(() => {
 /**
  * A manager whose client clock is `skewMs` off the true (fake) time, signed in with `tokens`.
  * `due()` reports whether getAccessToken() now starts a refresh; a started refresh is answered with AT3.
+ * Inside the window the caller gets the current token at once (the refresh runs in the background,
+ * DESIGN 4); within the margin of expiry it waits for AT3.
  */
 async function signedIn(tokens: TokenSet, options: { skewMs?: number; refreshBeforeExpiryMs?: number; storage?: TokenStorage } = {}) {
   const refresh = controlledRefresh()
@@ -36,9 +38,12 @@ async function signedIn(tokens: TokenSet, options: { skewMs?: number; refreshBef
       expect(result.status).toBe('fulfilled')
       return false
     }
+    const waited = result.status === 'pending'
+    if (!waited) expect(result.value).toBe(tokens.accessToken)
     refresh.call(-1).resolve({ accessToken: AT3, expiresIn: 3600 })
     await flush()
-    expect(result.value).toBe(AT3)
+    expect(result.value).toBe(waited ? AT3 : tokens.accessToken)
+    expect(await manager.getAccessToken()).toBe(AT3)
     return true
   }
   return { manager, refresh, due }
@@ -110,9 +115,10 @@ describe('proactive refresh window', () => {
     const second = track(manager.getAccessToken())
     await flush()
     expect(refresh.fn).toHaveBeenCalledTimes(2)
+    expect(second.value).toBe(AT2) // inside the window: at once, the refresh runs in the background
     refresh.call(1).resolve({ accessToken: AT3 })
     await flush()
-    expect(second.value).toBe(AT3)
+    expect(await manager.getAccessToken()).toBe(AT3)
   })
 })
 
@@ -232,22 +238,26 @@ describe('proactive refresh that fails', () => {
     expect(result.reason).toMatchObject({ code: 'REFRESH_FAILED' })
   })
 
-  it('the token expiring while the proactive refresh retries → rejects RefreshFailedError rather than hand out an expired token', async () => {
+  it('the token expiring while the background refresh runs → later callers wait, and reject RefreshFailedError rather than get an expired token', async () => {
     const refresh = controlledRefresh()
     const manager = createTokenManager({ refresh: refresh.fn, now: () => Date.now(), retry: { attempts: 0, baseDelayMs: 0 } })
     await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: SERVER_NOW + 60_000 })
     at(45_000)
-    const result = track(manager.getAccessToken())
-    await flush()
+    expect(await manager.getAccessToken()).toBe(AT1) // background refresh started
     at(61_000)
+    const late = track(manager.getAccessToken())
+    await flush()
+    expect(late.status).toBe('pending')
+    expect(refresh.fn).toHaveBeenCalledTimes(1) // joined, not a second refresh
     refresh.call(0).reject(httpError(503))
     await flush()
-    expect(result.reason).toBeInstanceOf(RefreshFailedError)
+    expect(late.reason).toBeInstanceOf(RefreshFailedError)
   })
 
-  it('terminally, while the token is still valid → SessionExpiredError and signed out', async () => {
+  it('terminally, in the background while the token is still valid → signed out, the next call gets null', async () => {
     const { result, events, manager } = await nearExpiry(httpError(400, { error: 'invalid_grant' }))
-    expect(result.reason).toBeInstanceOf(SessionExpiredError)
+    expect(result.value).toBe(AT1) // it went out at once, before the refresh failed
+    expect(events.payloads('refreshFailed')[0]?.error).toBeInstanceOf(SessionExpiredError)
     expect(events.payloads('signedOut')).toEqual([{ reason: 'expired' }])
     expect(await manager.getAccessToken()).toBeNull()
   })
@@ -296,8 +306,8 @@ describe('persisted expiry (reload)', () => {
       if (refresh.calls.length === 0) return false
       refresh.call(-1).resolve({ accessToken: AT2 })
       await flush()
-      expect(result.value).toBe(AT2)
-      return true
+      expect(await manager.getAccessToken()).toBe(AT2)
+      return result.status === 'fulfilled'
     }
     return { manager, refresh, due }
   }

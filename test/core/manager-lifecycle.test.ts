@@ -25,7 +25,7 @@ async function expiredSession(options: { retry?: { attempts: number; baseDelayMs
 const code = (error: unknown) => (error instanceof AuthError ? error.code : `not an AuthError: ${String(error)}`)
 
 describe('setTokens() during a refresh (a new login wins)', () => {
-  it('waiters get the new login token; the refresh result is never applied, even when it resolves later', async () => {
+  it('waiters of the old session reject NOT_SIGNED_IN (never the new login\'s token); the refresh result is never applied', async () => {
     const { manager, refresh, storage, events } = await expiredSession()
     const waiters = Array.from({ length: 10 }, (_, i) => track(i % 2 ? manager.refresh() : manager.getAccessToken()))
     await flush()
@@ -34,7 +34,8 @@ describe('setTokens() during a refresh (a new login wins)', () => {
     await manager.setTokens({ accessToken: AT3, refreshToken: RT2, expiresIn: 3600 })
     await flush()
     expect(manager.isRefreshing).toBe(false)
-    expect(waiters.map((w) => w.value)).toEqual(Array(10).fill(AT3))
+    // They started under the old session: a request is never sent under another one (DESIGN 2).
+    expect(waiters.map((w) => code(w.reason))).toEqual(Array(10).fill('NOT_SIGNED_IN'))
     expect(refresh.call(0).signal.aborted).toBe(true)
 
     refresh.call(0).resolve({ accessToken: AT2, refreshToken: 'refresh-from-old-session' })
@@ -57,7 +58,7 @@ describe('setTokens() during a refresh (a new login wins)', () => {
     await manager.setTokens({ accessToken: AT3, expiresIn: 3600 })
     refresh.call(0).reject(httpError(400, { error: 'invalid_grant' }))
     await flush()
-    expect(waiter.value).toBe(AT3)
+    expect(code(waiter.reason)).toBe('NOT_SIGNED_IN')
     expect(events.count('signedOut')).toBe(0)
     expect(await manager.getAccessToken()).toBe(AT3)
   })
@@ -71,7 +72,7 @@ describe('setTokens() during a refresh (a new login wins)', () => {
     await manager.setTokens({ accessToken: AT3, expiresIn: 3600 })
     await vi.advanceTimersByTimeAsync(60_000)
     expect(refresh.fn).toHaveBeenCalledTimes(1)
-    expect(waiter.value).toBe(AT3)
+    expect(code(waiter.reason)).toBe('NOT_SIGNED_IN')
     expect(vi.getTimerCount()).toBe(0)
   })
 })
@@ -110,25 +111,70 @@ describe('clear() during a refresh (sign-out wins)', () => {
 })
 
 describe('dispose()', () => {
-  it('during a hanging refresh: waiters reject DISPOSED at once, the refresh fn is aborted, no timer is left', async () => {
-    const { manager, refresh, events } = await expiredSession()
+  it('during a refresh: waiters reject DISPOSED at once; the request already sent is not cut off, and its answer goes to storage', async () => {
+    const { manager, refresh, storage, events } = await expiredSession()
     const waiters = Array.from({ length: 10 }, (_, i) => track<string | null>(i % 2 ? manager.refresh() : manager.getAccessToken()))
     await flush()
-    expect(vi.getTimerCount()).toBeGreaterThan(0) // the refresh timeout is armed
     const before = events.events.length
 
     manager.dispose()
     await flush()
     expect(waiters.every((w) => w.status === 'rejected' && code(w.reason) === 'DISPOSED')).toBe(true)
     expectNoTokenLeak(waiters[0]?.reason, ALL_SECRETS)
-    expect(refresh.call(0).signal.aborted).toBe(true)
+    // Cutting it off would not undo a rotation the server may already have made.
+    expect(refresh.call(0).signal.aborted).toBe(false)
     expect(manager.isRefreshing).toBe(false)
-    expect(vi.getTimerCount()).toBe(0)
 
-    // the refresh fn answering late changes nothing and emits nothing: listeners are gone
-    refresh.call(0).resolve({ accessToken: AT2 })
+    // The answer is written for the next manager (hot reload, a StrictMode remount), emits nothing,
+    // and then nothing is left.
+    refresh.call(0).resolve({ accessToken: AT2, refreshToken: RT2 })
     await flush()
     expect(events.events.length).toBe(before)
+    expect(await storage.get()).toMatchObject({ accessToken: AT2, refreshToken: RT2 })
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('regression: disposed mid-refresh, the next manager presents the rotated refresh token, not the spent one', async () => {
+    const { manager, refresh, storage } = await expiredSession()
+    void manager.getAccessToken().catch(() => {})
+    await flush()
+    manager.dispose()
+    refresh.call(0).resolve({ accessToken: AT2, refreshToken: RT2, expiresIn: 60 })
+    await flush()
+    await vi.advanceTimersByTimeAsync(61_000)
+    const next = controlledRefresh()
+    const reloaded = createTokenManager({ refresh: next.fn, storage, now: () => Date.now() })
+    const token = track(reloaded.getAccessToken())
+    await flush()
+    expect(next.call(0).refreshToken).toBe(RT2)
+    next.call(0).resolve({ accessToken: AT3, expiresIn: 60 })
+    await flush()
+    expect(token.value).toBe(AT3)
+    reloaded.dispose()
+  })
+
+  it('disposed mid-refresh: a hanging refresh still times out, and then no timer is left', async () => {
+    const { manager, refresh, storage } = await expiredSession()
+    void manager.getAccessToken().catch(() => {})
+    await flush()
+    manager.dispose()
+    await vi.advanceTimersByTimeAsync(15_000)
+    expect(refresh.call(0).signal.aborted).toBe(true)
+    expect(vi.getTimerCount()).toBe(0)
+    expect(await storage.get()).toMatchObject({ accessToken: AT1, refreshToken: RT1 })
+  })
+
+  it('disposed mid-refresh, the answer never overwrites a newer login of the next manager', async () => {
+    const { manager, refresh, storage } = await expiredSession()
+    void manager.getAccessToken().catch(() => {})
+    await flush()
+    manager.dispose()
+    const reloaded = createTokenManager({ refresh: controlledRefresh().fn, storage, now: () => Date.now() })
+    await reloaded.setTokens({ accessToken: AT3, refreshToken: 'refresh-of-the-new-login' })
+    refresh.call(0).resolve({ accessToken: AT2, refreshToken: RT2 })
+    await flush()
+    expect(await storage.get()).toMatchObject({ accessToken: AT3, refreshToken: 'refresh-of-the-new-login' })
+    reloaded.dispose()
   })
 
   it('during the retry backoff: no timer is left', async () => {

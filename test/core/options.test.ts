@@ -30,14 +30,15 @@ describe('createTokenManager options validation: a bad option throws a TypeError
   it.each([
     ['refreshBeforeExpiryMs', -1],
     ['refreshBeforeExpiryMs', Number.NaN],
-    ['refreshBeforeExpiryMs', Number.POSITIVE_INFINITY],
     ['refreshBeforeExpiryMs', '30000'],
     ['refreshBeforeExpiryMs', null],
     ['refreshTimeoutMs', 0],
     ['refreshTimeoutMs', -1],
     ['refreshTimeoutMs', Number.NaN],
-    ['refreshTimeoutMs', Number.POSITIVE_INFINITY],
     ['refreshTimeoutMs', '15000'],
+    ['storageTimeoutMs', 0],
+    ['storageTimeoutMs', -5],
+    ['storageTimeoutMs', '5000'],
   ])('%s = %s', (name, value) => {
     const create = make({ refresh, [name]: value })
     expect(create).toThrow(TypeError)
@@ -53,33 +54,29 @@ describe('createTokenManager options validation: a bad option throws a TypeError
     ['retry.baseDelayMs', { attempts: 2, baseDelayMs: -1 }],
     ['retry.baseDelayMs', { attempts: 2, baseDelayMs: Number.NaN }],
     ['retry.baseDelayMs', { attempts: 2, baseDelayMs: '300' }],
+    ['retry.cooldownMs', { cooldownMs: -1 }],
+    ['retry.cooldownMs', { cooldownMs: '5s' }],
+    ['retry', 3],
+    ['retry', null],
+    ['retry', 'exponential'],
   ])('%s in retry %j', (name, retry) => {
     const create = make({ refresh, retry })
     expect(create).toThrow(TypeError)
     expect(create).toThrow(name)
   })
 
-  it('retry that is not an object (retry: 3) counts as absent: the defaults apply (documented; not validated, to keep the core small)', async () => {
-    const r = controlledRefresh()
-    const manager = createTokenManager({ refresh: r.fn, retry: 3 as unknown as TokenManagerOptions['retry'] })
-    await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresIn: -1 })
-    const result = manager.refresh()
-    await flush()
-    expect(r.fn).toHaveBeenCalledTimes(1)
-    r.call(0).resolve({ accessToken: AT2 })
-    await expect(result).resolves.toBe(AT2)
-    manager.dispose()
-  })
-
-  it('storage without get/set/clear (localStorage passed raw instead of webStorage(localStorage)) is reported as a storage error, and the session lives in memory', async () => {
-    const errors: unknown[] = []
-    const raw = { getItem: () => null, setItem: () => {}, removeItem: () => {} }
-    const manager = createTokenManager({ refresh, storage: raw as unknown as TokenManagerOptions['storage'] })
-    manager.on('error', (e) => errors.push(e.source))
-    await manager.setTokens({ accessToken: AT1, refreshToken: RT1 })
-    expect(errors).toEqual(['storage'])
-    expect(await manager.getAccessToken()).toBe(AT1)
-    manager.dispose()
+  it.each([
+    ['storage', { getItem: () => null, setItem: () => {}, removeItem: () => {} }, 'webStorage(localStorage)'],
+    ['storage', 'localStorage', 'storage'],
+    ['storage', { get: () => null, set: () => {} }, 'clear'],
+    ['storage', null, 'storage'],
+    ['crossTab', {}, 'crossTab'],
+    ['crossTab', true, 'crossTab'],
+  ])('%s = %j (the raw localStorage mistake among them) is refused at creation, not reported later', (name, value, words) => {
+    const create = make({ refresh, [name]: value })
+    expect(create).toThrow(TypeError)
+    expect(create).toThrow(name)
+    expect(create).toThrow(words)
   })
 
   it('accepted edge values: window 0, attempts 0, baseDelayMs 0, a small timeout', () => {
@@ -87,6 +84,46 @@ describe('createTokenManager options validation: a bad option throws a TypeError
       createTokenManager({ refresh, refreshBeforeExpiryMs: 0, refreshTimeoutMs: 1, retry: { attempts: 0, baseDelayMs: 0 } }),
     ).not.toThrow()
     expect(() => createTokenManager({ refresh, storage: undefined, retry: undefined, now: undefined, isSessionExpired: undefined })).not.toThrow()
+    expect(() => createTokenManager({ refresh, retry: {} })).not.toThrow()
+    expect(() => createTokenManager({ refresh, retry: { attempts: 5 } })).not.toThrow()
+    expect(() => createTokenManager({ refresh, refreshTimeoutMs: Number.POSITIVE_INFINITY, refreshBeforeExpiryMs: Number.POSITIVE_INFINITY })).not.toThrow()
+  })
+})
+
+describe('durations are clamped to what setTimeout can hold', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: Date.UTC(2030, 0, 1) })
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it.each([
+    ['2^31 ms', 2 ** 31],
+    ['a year', 365 * 24 * 3_600_000],
+    ['Infinity', Number.POSITIVE_INFINITY],
+  ])('regression: refreshTimeoutMs of %s no longer times every refresh out after 1 ms', async (_, refreshTimeoutMs) => {
+    const r = controlledRefresh()
+    const manager = createTokenManager({ refresh: r.fn, refreshTimeoutMs, retry: { attempts: 0 } })
+    await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: Date.now() - 1 })
+    const result = track(manager.refresh())
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(result.status).toBe('pending')
+    expect(r.call(0).signal.aborted).toBe(false)
+    r.call(0).resolve({ accessToken: AT2 })
+    await flush()
+    expect(result.value).toBe(AT2)
+    manager.dispose()
+  })
+
+  it('a retry.baseDelayMs beyond 2^31 ms waits as long as timers allow, not 1 ms', async () => {
+    const fn = vi.fn<RefreshFn>(() => Promise.reject(httpError(503)))
+    const manager = createTokenManager({ refresh: fn, retry: { attempts: 1, baseDelayMs: 2 ** 33 } })
+    await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: Date.now() - 1 })
+    void manager.refresh().catch(() => {})
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(fn).toHaveBeenCalledTimes(1)
+    manager.dispose()
   })
 })
 
@@ -137,10 +174,41 @@ describe('defaults', () => {
     expect(await manager.getAccessToken()).toBe(AT1)
     expect(r.fn).not.toHaveBeenCalled()
     vi.setSystemTime(Date.now() + 1)
-    const result = manager.getAccessToken()
-    await flush()
+    expect(await manager.getAccessToken()).toBe(AT1) // in the background
     expect(r.fn).toHaveBeenCalledTimes(1)
     r.call(0).resolve({ accessToken: AT2 })
-    expect(await result).toBe(AT2)
+    await flush()
+    expect(await manager.getAccessToken()).toBe(AT2)
+  })
+
+  it('storageTimeoutMs defaults to 5 s: a storage that never answers holds a login up to then, not for ever', async () => {
+    const hanging = { get: () => null, set: () => new Promise<void>(() => {}), clear: () => new Promise<void>(() => {}) }
+    const manager = createTokenManager({ refresh: controlledRefresh().fn, storage: hanging })
+    const login = track(manager.setTokens({ accessToken: AT1 }))
+    await vi.advanceTimersByTimeAsync(4_999)
+    expect(login.status).toBe('pending')
+    await vi.advanceTimersByTimeAsync(1)
+    expect(login.status).toBe('fulfilled')
+    manager.dispose()
+  })
+
+  it('retry.cooldownMs defaults to 5 s and doubles with each consecutive failure', async () => {
+    const fn = vi.fn<RefreshFn>(() => Promise.reject(httpError(503)))
+    const manager = createTokenManager({ refresh: fn, retry: { attempts: 0 } })
+    await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: Date.now() - 1 })
+    const calls = async () => {
+      await manager.getAccessToken().catch(() => {})
+      return fn.mock.calls.length
+    }
+    expect(await calls()).toBe(1)
+    await vi.advanceTimersByTimeAsync(4_999)
+    expect(await calls()).toBe(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await calls()).toBe(2)
+    await vi.advanceTimersByTimeAsync(9_999)
+    expect(await calls()).toBe(2)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await calls()).toBe(3)
+    manager.dispose()
   })
 })

@@ -169,6 +169,10 @@ describe('refreshTokenGrant response', () => {
     expect(await manager.getAccessToken()).toBe(AT2)
     expect(received).toHaveLength(1)
     clock += 1_000
+    // Inside the window: the request goes out with AT2 at once; the refresh runs in the background.
+    const refreshed = new Promise((resolve) => manager.on('tokens', resolve))
+    expect(await manager.getAccessToken()).toBe(AT2)
+    await refreshed
     expect(await manager.getAccessToken()).toBe(AT3)
     expect(received).toHaveLength(2)
   })

@@ -42,7 +42,7 @@ describe('attachAxios', () => {
     expectTypeOf<AttachAxiosOptions>().toEqualTypeOf<{
       header?: string
       scheme?: string
-      shouldRefresh?: (error: AxiosError) => boolean
+      shouldRefresh?: (error: AxiosError) => boolean | Promise<boolean>
       allowedOrigins?: string[]
     }>()
     attachAxios(api, manager, { shouldRefresh: (error) => error.response?.status === 419 })

@@ -13,6 +13,9 @@ import {
   type TokenManagerOptions,
   type TokenSet,
   type TokenStorage,
+  type AccessToken,
+  type TokenStamp,
+  type ManagerState,
 } from '../../src/index.js'
 import { createAuthFetch, type AuthFetchOptions } from '../../src/adapters/fetch.js'
 
@@ -25,6 +28,7 @@ describe('TokenSet and RefreshFn', () => {
       refreshToken?: string | null
       expiresAt?: number
       expiresIn?: number
+      sessionId?: string
     }>()
     // @ts-expect-error accessToken is required
     const _missing: TokenSet = { refreshToken: 'r' }
@@ -44,7 +48,8 @@ describe('TokenSet and RefreshFn', () => {
     expectTypeOf(createTokenManager).returns.toEqualTypeOf<TokenManager>()
     expectTypeOf<TokenManagerOptions['refresh']>().toEqualTypeOf<RefreshFn>()
     expectTypeOf<TokenManagerOptions['storage']>().toEqualTypeOf<TokenStorage | undefined>()
-    expectTypeOf<TokenManagerOptions['retry']>().toEqualTypeOf<{ attempts: number; baseDelayMs: number } | undefined>()
+    expectTypeOf<TokenManagerOptions['retry']>().toEqualTypeOf<{ attempts?: number; baseDelayMs?: number; cooldownMs?: number } | undefined>()
+    expectTypeOf<TokenManagerOptions['storageTimeoutMs']>().toEqualTypeOf<number | undefined>()
     expectTypeOf<TokenManagerOptions['isSessionExpired']>().toEqualTypeOf<((error: unknown) => boolean) | undefined>()
     // @ts-expect-error refresh is required
     createTokenManager({})
@@ -62,6 +67,23 @@ describe('TokenManager', () => {
     expectTypeOf(manager.clear).returns.toEqualTypeOf<Promise<void>>()
     expectTypeOf(manager.isRefreshing).toEqualTypeOf<boolean>()
     expectTypeOf(manager.dispose).returns.toEqualTypeOf<void>()
+    expectTypeOf(manager.getToken).returns.toEqualTypeOf<Promise<AccessToken | null>>()
+    expectTypeOf(manager.peekToken).returns.toEqualTypeOf<AccessToken | null | undefined>()
+    expectTypeOf(manager.tokenRejected).parameter(0).toEqualTypeOf<TokenStamp | null>()
+    expectTypeOf(manager.tokenRejected).returns.toEqualTypeOf<Promise<AccessToken | null>>()
+    expectTypeOf(manager.getState).returns.toEqualTypeOf<ManagerState>()
+  })
+
+  test('a stamp carries no token; an access token is a stamp with its value', () => {
+    expectTypeOf<TokenStamp>().toEqualTypeOf<{ readonly session: string; readonly generation: number }>()
+    expectTypeOf<AccessToken>().toMatchTypeOf<TokenStamp>()
+    expectTypeOf<AccessToken['value']>().toEqualTypeOf<string>()
+  })
+
+  test('state narrows by status', () => {
+    const state = manager.getState()
+    if (state.status === 'signedIn') expectTypeOf(state.session).toEqualTypeOf<string>()
+    if (state.status === 'signedOut') expectTypeOf(state.reason).toEqualTypeOf<'expired' | 'cleared' | 'remote' | 'none'>()
   })
 
   test('isRefreshing is read-only', () => {
@@ -77,7 +99,9 @@ describe('TokenManager', () => {
     expectTypeOf<SignOutReason>().toEqualTypeOf<'expired' | 'cleared' | 'remote'>()
     manager.on('tokens', (tokens) => expectTypeOf(tokens).toEqualTypeOf<TokenSet>())
     manager.on('refreshFailed', ({ error }) => expectTypeOf(error).toEqualTypeOf<AuthError>())
-    manager.on('error', ({ source }) => expectTypeOf(source).toEqualTypeOf<'storage' | 'cross-tab' | 'listener'>())
+    manager.on('error', ({ source }) => expectTypeOf(source).toEqualTypeOf<'storage' | 'cross-tab' | 'listener' | 'expiry'>())
+    manager.on('unauthorized', ({ outcome }) => expectTypeOf(outcome).toEqualTypeOf<'retry' | 'refresh' | 'handed-back'>())
+    manager.on('state', (state) => expectTypeOf(state).toEqualTypeOf<ManagerState>())
     manager.on('refresh', () => {})
     // @ts-expect-error unknown event
     manager.on('signedIn', () => {})
@@ -118,7 +142,7 @@ describe('createAuthFetch', () => {
   })
 
   test('options', () => {
-    expectTypeOf<AuthFetchOptions['shouldRefresh']>().toEqualTypeOf<((response: Response) => boolean) | undefined>()
+    expectTypeOf<AuthFetchOptions['shouldRefresh']>().toEqualTypeOf<((response: Response) => boolean | Promise<boolean>) | undefined>()
     expectTypeOf<AuthFetchOptions['allowedOrigins']>().toEqualTypeOf<string[] | undefined>()
     expectTypeOf<AuthFetchOptions['fetch']>().toEqualTypeOf<typeof fetch | undefined>()
     // @ts-expect-error header is a string

@@ -3,9 +3,9 @@ import type { TokenSet } from './types.js'
 
 /**
  * A caller waits for a refresh only when its token expires within this margin
- * (or a tenth of the token's lifetime, or the window, if shorter); before that, inside
- * the proactive window, the request goes out at once and the refresh runs in the
- * background (DESIGN 4).
+ * (or a tenth of the token's lifetime, or the window, if shorter); before that,
+ * inside the proactive window, the request goes out at once and the refresh runs
+ * in the background (DESIGN 4).
  */
 export const EXPIRY_MARGIN_MS = 5_000
 
@@ -20,57 +20,36 @@ export interface Expiry {
 /** Where tokens come from: a login (`setTokens`), a refresh result, or storage and other tabs (`stored`). */
 export type Arrival = 'login' | 'refresh' | 'stored'
 
-/** Why an expiry was set aside (reported through the `error` event, source `'expiry'`). */
-export type ExpiryProblem = string
-
-const UNKNOWN: Expiry = { expiresAt: undefined, lifetime: 0 }
+const marginOf = ({ lifetime }: Expiry) => Math.min(EXPIRY_MARGIN_MS, lifetime / 10)
 
 /**
  * Resolves expiry (DESIGN 5), first that applies: `expiresAt`; `expiresIn` from
  * receipt; the JWT's `exp - iat` from receipt (a client clock hours off still
  * refreshes on time); the JWT's `exp`; else unknown.
  *
- * `arrival` says where the tokens come from. If tokens just came from the
- * server would need a refresh at once (`expires_in: 0`, a negative lifetime,
- * `exp` already past on a clock that runs ahead), their expiry is treated as
- * unknown and the problem returned for reporting: a refresh on every call is
- * never the answer. An `expiresAt` the app passes at login is its own word and
+ * Tokens that just came from the server but would need a refresh at once
+ * (`expires_in: 0`, `exp <= iat`, an `exp` already past on a clock that runs
+ * ahead) get an unknown expiry and a problem to report: a refresh on every call
+ * is never the answer. An `expiresAt` the app passes at login is its own word and
  * kept; one a refresh returns is checked like the rest. Tokens read back from
- * storage (or another tab) may well have expired meanwhile: that is kept.
+ * storage (or from another tab) may well have expired meanwhile: that is kept.
  */
-export function readExpiry(tokens: TokenSet, receivedAt: number, arrival: Arrival): { expiry: Expiry; problem?: ExpiryProblem } {
+export function readExpiry(tokens: TokenSet, receivedAt: number, arrival: Arrival): { expiry: Expiry; problem?: string } {
   const jwt = readJwtTimes(tokens.accessToken)
-  const jwtLifetime = jwt?.exp !== undefined && jwt.iat !== undefined ? (jwt.exp - jwt.iat) * 1000 : undefined
-  const expiresIn = finite(tokens.expiresIn)
   const expiresAt = finite(tokens.expiresAt)
-  let problem: ExpiryProblem | undefined
-
-  let expiry: Expiry = UNKNOWN
-  if (expiresAt !== undefined) {
-    expiry = { expiresAt, lifetime: positive(expiresIn === undefined ? undefined : expiresIn * 1000) ?? positive(jwtLifetime) ?? expiresAt - receivedAt }
-  } else if (expiresIn !== undefined && expiresIn > 0) {
-    expiry = { expiresAt: receivedAt + expiresIn * 1000, lifetime: expiresIn * 1000 }
-  } else if (jwtLifetime !== undefined && jwtLifetime > 0) {
-    expiry = { expiresAt: receivedAt + jwtLifetime, lifetime: jwtLifetime }
-  } else if (jwt?.exp !== undefined) {
-    expiry = { expiresAt: jwt.exp * 1000, lifetime: jwt.exp * 1000 - receivedAt }
+  const expiresIn = finite(tokens.expiresIn)
+  const jwtLifetime = jwt?.exp !== undefined && jwt.iat !== undefined ? (jwt.exp - jwt.iat) * 1000 : undefined
+  const lifetime = expiresIn !== undefined ? expiresIn * 1000 : jwtLifetime
+  const at = expiresAt ?? (lifetime !== undefined ? receivedAt + lifetime : jwt?.exp !== undefined ? jwt.exp * 1000 : undefined)
+  if (at === undefined) return { expiry: { expiresAt: undefined, lifetime: 0 } }
+  const expiry = { expiresAt: at, lifetime: lifetime !== undefined && lifetime > 0 ? lifetime : at - receivedAt }
+  const checked = arrival === 'refresh' || (arrival === 'login' && expiresAt === undefined)
+  if (checked && at - receivedAt <= marginOf(expiry)) {
+    const hint = jwt?.iat === undefined && expiresIn === undefined ? ' (the client clock may be ahead)' : ''
+    return { expiry: { expiresAt: undefined, lifetime: 0 }, problem: `The new access token looked expired on arrival${hint}: it is refreshed on 401 only` }
   }
-  if (expiresAt === undefined && expiresIn !== undefined && expiresIn <= 0) problem = `expiresIn is ${expiresIn}`
-  else if (expiresIn === undefined && jwtLifetime !== undefined && jwtLifetime <= 0) problem = 'the JWT has exp <= iat'
-
-  const fresh = arrival === 'refresh' || (arrival === 'login' && expiresAt === undefined)
-  if (fresh && expiry.expiresAt !== undefined && expiry.expiresAt - receivedAt <= marginOf(expiry)) {
-    const left = Math.round((expiry.expiresAt - receivedAt) / 1000)
-    problem = `the access token looked expired on arrival (${left} s left${jwt && jwt.iat === undefined ? '; the JWT has no iat and the client clock may be ahead' : ''})`
-    expiry = UNKNOWN
-  }
-  if (!problem) return { expiry }
-  return { expiry, problem: expiry.expiresAt === undefined ? `Expiry unknown, the token is refreshed on 401 only: ${problem}` : `Ignored: ${problem}` }
+  return { expiry }
 }
-
-const positive = (ms: number | undefined) => (ms !== undefined && ms > 0 ? ms : undefined)
-
-const marginOf = ({ lifetime }: Expiry) => Math.min(EXPIRY_MARGIN_MS, Math.max(0, lifetime) / 10)
 
 /**
  * How soon a token needs refreshing at `now`:
@@ -86,6 +65,6 @@ export function urgencyOf(expiry: Expiry, now: number, windowMs: number, proacti
   const left = expiry.expiresAt - now
   // The margin never exceeds the window: refreshBeforeExpiryMs 0 means "only once expired".
   if (left <= Math.min(marginOf(expiry), windowMs)) return 'now'
-  if (left <= Math.min(windowMs, Math.max(0, expiry.lifetime) / 2)) return 'soon'
+  if (left <= Math.min(windowMs, expiry.lifetime / 2)) return 'soon'
   return 'fresh'
 }

@@ -17,29 +17,25 @@ export interface Settings {
   now: () => number
 }
 
-const fail = (name: string, what: string): never => {
-  throw new TypeError(`createTokenManager(): "${name}" must be ${what}`)
-}
+const invalid = (name: string, what: string) => new TypeError(`createTokenManager(): "${name}" must be ${what}`)
 
-/** A duration in ms: a number of 0 or more (`Infinity` allowed), or positive when `positive`; clamped for timers. */
+/** A duration in ms (0 or more, `Infinity` allowed; above 0 when `positive`), clamped to what timers hold. */
 function duration(name: string, value: unknown, fallback: number, positive = false): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || (positive && value === 0)) {
-    fail(name, positive ? 'a number of milliseconds above 0' : 'a number of milliseconds, 0 or more')
-  }
-  return clampDelay(value as number)
+  if (typeof value !== 'number' || !(positive ? value > 0 : value >= 0)) throw invalid(name, positive ? 'a number of ms above 0' : 'a number of ms, 0 or more')
+  return clampDelay(value)
 }
 
-function fn<T>(name: string, value: unknown, fallback?: T): T {
-  if (value === undefined && fallback !== undefined) return fallback
-  if (typeof value !== 'function') fail(name, 'a function')
-  return value as T
+function method<T>(name: string, value: T | undefined, fallback?: T): T {
+  const fn = value ?? fallback
+  if (typeof fn !== 'function') throw invalid(name, 'a function')
+  return fn
 }
 
-function object(name: string, value: unknown, methods: readonly string[], hint = ''): void {
-  const target = value as Record<string, unknown> | null
-  if (typeof target !== 'object' || target === null || methods.some((m) => typeof target[m] !== 'function')) {
-    fail(name, `an object with ${methods.join(', ')}${hint}`)
+/** `value` is undefined, or an object with these methods. */
+function shaped(name: string, value: unknown, methods: string[], hint: string): void {
+  if (value !== undefined && !methods.every((m) => typeof (value as Record<string, unknown> | null)?.[m] === 'function')) {
+    throw invalid(name, `an object with ${methods.join(', ')}${hint}`)
   }
 }
 
@@ -48,15 +44,14 @@ function object(name: string, value: unknown, methods: readonly string[], hint =
  * a `TypeError` that names it, at creation, not at the first request.
  */
 export function readOptions(options: TokenManagerOptions): Settings {
-  if (typeof options !== 'object' || options === null) throw new TypeError('createTokenManager(options): pass { refresh }')
-  const { storage, retry = {}, crossTab } = options
-  if (storage !== undefined) object('storage', storage, ['get', 'set', 'clear'], ' (for localStorage, pass webStorage(localStorage))')
-  if (crossTab !== undefined) object('crossTab', crossTab, ['connect'], ' (from crossTab() of "silent-refresh/cross-tab")')
-  if (typeof retry !== 'object' || retry === null) fail('retry', 'an object such as { attempts: 2, baseDelayMs: 300 }')
+  const { storage, crossTab, retry = {} } = (options ?? {}) as TokenManagerOptions
+  shaped('storage', storage, ['get', 'set', 'clear'], ' (for localStorage: webStorage(localStorage))')
+  shaped('crossTab', crossTab, ['connect'], ' (crossTab() from "silent-refresh/cross-tab")')
+  if (typeof retry !== 'object' || retry === null) throw invalid('retry', 'an object such as { attempts: 2 }')
   const attempts = retry.attempts ?? 2
-  if (!Number.isInteger(attempts) || attempts < 0) fail('retry.attempts', 'a whole number, 0 or more')
+  if (!Number.isInteger(attempts) || attempts < 0) throw invalid('retry.attempts', 'a whole number, 0 or more')
   return {
-    refresh: fn('refresh', options.refresh),
+    refresh: method('refresh', options?.refresh),
     storage,
     windowMs: duration('refreshBeforeExpiryMs', options.refreshBeforeExpiryMs, 30_000),
     timeoutMs: duration('refreshTimeoutMs', options.refreshTimeoutMs, 15_000, true),
@@ -64,8 +59,8 @@ export function readOptions(options: TokenManagerOptions): Settings {
     attempts,
     baseDelayMs: duration('retry.baseDelayMs', retry.baseDelayMs, 300),
     cooldownMs: duration('retry.cooldownMs', retry.cooldownMs, 5_000),
-    isTerminal: fn('isSessionExpired', options.isSessionExpired, isSessionExpired),
+    isTerminal: method('isSessionExpired', options.isSessionExpired, isSessionExpired),
     crossTab,
-    now: fn('now', options.now, Date.now),
+    now: method('now', options.now, Date.now),
   }
 }

@@ -1,4 +1,4 @@
-import { readExpiry, type Arrival, type Expiry, type ExpiryProblem } from './expiry.js'
+import { readExpiry, type Arrival, type Expiry } from './expiry.js'
 import type { AccessToken, TokenSet } from './types.js'
 
 /**
@@ -40,7 +40,7 @@ export function storedSessionId(tokens: TokenSet): string {
 let generations = 0
 
 /** Builds a session from tokens received at `receivedAt`; `arrival` as in {@link readExpiry}. */
-export function toSession(tokens: TokenSet, id: string, receivedAt: number, arrival: Arrival): { session: Session; problem?: ExpiryProblem } {
+export function toSession(tokens: TokenSet, id: string, receivedAt: number, arrival: Arrival): { session: Session; problem?: string } {
   const { expiry, problem } = readExpiry(tokens, receivedAt, arrival)
   const generation = ++generations
   const session: Session = {

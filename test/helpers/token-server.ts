@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net'
 import { createHmac, randomBytes } from 'node:crypto'
 import type { RefreshFn, TokenSet } from '../../src/index.js'
 
-export type RefreshMode = 'ok' | 'invalid_grant' | '503' | 'hang' | 'slow'
+/** `repeat`: answers with the same access and refresh tokens again (a server that does not really rotate). */
+export type RefreshMode = 'ok' | 'invalid_grant' | '503' | 'hang' | 'slow' | 'repeat'
 
 export interface TokenServerOptions {
   /** 'HS256' signs the access tokens; 'none' issues unsigned JWTs (alg none). @default 'HS256' */
@@ -102,21 +103,18 @@ export async function startTokenServer(options: TokenServerOptions = {}) {
     authHeader: (options.authHeader ?? 'authorization').toLowerCase(),
     authScheme: options.authScheme ?? 'Bearer',
   }
-  const refreshTokens = new Map<string, { status: 'active' | 'rotated'; family: string }>()
+  const refreshTokens = new Map<string, { status: 'active' | 'rotated'; family: string; accessToken: string }>()
   const revokedFamilies = new Set<string>()
   const stats: TokenServerStats = { refreshCalls: 0, reuseDetected: 0, unauthorized: 0, authorized: 0 }
   const log: LoggedRequest[] = []
   const hanging = new Set<ServerResponse>()
   const issued: string[] = []
 
-  function issue(family = randomBytes(8).toString('hex')): Required<Pick<TokenSet, 'accessToken'>> & { refreshToken: string } {
+  function issue(family = randomBytes(8).toString('hex'), sub = 'alice'): Required<Pick<TokenSet, 'accessToken'>> & { refreshToken: string } {
     const iat = Math.floor(Date.now() / 1000)
-    const accessToken = mintJwt(
-      { sub: 'alice', gen: state.generation, iat, exp: iat + state.accessTtlSec, jti: randomBytes(6).toString('hex') },
-      secret,
-    )
+    const accessToken = mintJwt({ sub, gen: state.generation, iat, exp: iat + state.accessTtlSec, jti: randomBytes(6).toString('hex') }, secret)
     const refreshToken = randomBytes(24).toString('base64url')
-    refreshTokens.set(refreshToken, { status: 'active', family })
+    refreshTokens.set(refreshToken, { status: 'active', family, accessToken })
     issued.push(accessToken, refreshToken)
     return { accessToken, refreshToken }
   }
@@ -151,6 +149,9 @@ export async function startTokenServer(options: TokenServerOptions = {}) {
     if (mode === 'invalid_grant') return json(res, 400, { error: 'invalid_grant' })
     const record = refreshTokens.get(form.refresh_token)
     if (!record) return json(res, 400, { error: 'invalid_grant' })
+    if (mode === 'repeat' && record.status === 'active') {
+      return json(res, 200, { access_token: record.accessToken, token_type: 'Bearer', expires_in: state.accessTtlSec, refresh_token: form.refresh_token })
+    }
     if (record.status !== 'active' || revokedFamilies.has(record.family)) {
       // Reuse of a rotated token revokes the whole family.
       stats.reuseDetected++
@@ -187,6 +188,9 @@ export async function startTokenServer(options: TokenServerOptions = {}) {
         const delay = Number(url.searchParams.get('delay') ?? 0)
         // ?status=419 answers an unauthorized request with that status instead of 401.
         const failStatus = Number(url.searchParams.get('status') ?? 401)
+        // ?delayAuth=ms: the token is checked after the delay (a slow request whose session ends meanwhile).
+        const delayAuth = Number(url.searchParams.get('delayAuth') ?? 0)
+        if (delayAuth) await sleep(delayAuth)
         const claims = url.pathname === '/api/always401' ? null : authorize(req)
         if (delay) await sleep(delay)
         if (!claims) {
@@ -224,8 +228,8 @@ export async function startTokenServer(options: TokenServerOptions = {}) {
     state,
     /** Every access and refresh token this server issued (to check none leaks into a message). */
     issued,
-    /** A signed-in session without a login. */
-    issue: () => issue(),
+    /** A signed-in session without a login (of `sub`, default alice). */
+    issue: (sub?: string) => issue(undefined, sub),
     /** Rejects every access token issued so far, as if all had expired on the server. */
     expireAll() {
       state.generation++

@@ -33,17 +33,17 @@ export default [
     external,
     plugins: [esbuild({ target: 'es2022', tsconfig: 'tsconfig.json' })],
     output: [
-      { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'internal/[name]-[hash].js' },
-      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'internal/[name]-[hash].cjs', exports: 'named' },
+      { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'internal/[name]-[hash].js', sourcemap: true, sourcemapExcludeSources: true },
+      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'internal/[name]-[hash].cjs', exports: 'named', sourcemap: true, sourcemapExcludeSources: true },
     ],
   },
   ...['d.ts', 'd.cts'].flatMap((ext) => [
-    { input: { index: input.index }, external, plugins: [dts()], output: { dir: 'dist', entryFileNames: `[name].${ext}` } },
+    { input: { index: input.index }, external, plugins: [dts({ sourcemap: true })], output: { dir: 'dist', entryFileNames: `[name].${ext}`, sourcemap: true } },
     {
       input: { axios: input.axios, fetch: input.fetch, testing: input.testing, 'cross-tab': input['cross-tab'] },
       external,
-      plugins: [selfReference, dts()],
-      output: { dir: 'dist', entryFileNames: `[name].${ext}`, chunkFileNames: `internal/[name]-[hash].${ext}` },
+      plugins: [selfReference, dts({ sourcemap: true })],
+      output: { dir: 'dist', entryFileNames: `[name].${ext}`, chunkFileNames: `internal/[name]-[hash].${ext}`, sourcemap: true },
     },
   ]),
 ]

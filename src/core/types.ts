@@ -83,8 +83,8 @@ export interface TokenManagerOptions {
   refreshBeforeExpiryMs?: number
   /** Per attempt; a timeout is a `RefreshFailedError` with code `REFRESH_TIMEOUT`. @default 15_000 */
   refreshTimeoutMs?: number
-  /** Retries after the first try, transient failures only, exponential with jitter. @default { attempts: 2, baseDelayMs: 300 } */
-  retry?: { attempts: number; baseDelayMs: number }
+  /** Retries after the first try, transient failures only, exponential with jitter; each field defaults on its own. @default { attempts: 2, baseDelayMs: 300 } */
+  retry?: { attempts?: number; baseDelayMs?: number }
   /** Is this refresh failure terminal (sign the user out)? @default isSessionExpired */
   isSessionExpired?: (error: unknown) => boolean
   /** One refresh across browser tabs, and token sync; from "silent-refresh/cross-tab". */

@@ -1,4 +1,5 @@
 import type { RefreshFn } from '../core/types.js'
+import { fromTokenResponse, type OAuthTokenResponse } from './token-response.js'
 
 export interface RefreshTokenGrantOptions {
   /** The token endpoint. */
@@ -58,11 +59,8 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFn 
     if (!response.ok || !data || typeof data.access_token !== 'string' || !data.access_token) {
       throw new OAuthResponseError(url, response.status, error ?? (response.ok ? 'invalid_response' : undefined), { cause })
     }
-    const rotated = data.refresh_token
-    return {
-      accessToken: data.access_token,
-      refreshToken: typeof rotated === 'string' && rotated ? rotated : refreshToken,
-      expiresIn: typeof data.expires_in === 'number' ? data.expires_in : Number(data.expires_in) || undefined,
-    }
+    const tokens = fromTokenResponse(data as OAuthTokenResponse)
+    // No refresh_token in the answer: the server does not rotate, the old one stays valid (RFC 6749 §6).
+    return { ...tokens, refreshToken: tokens.refreshToken ?? refreshToken }
   }
 }

@@ -37,6 +37,10 @@ export class OAuthResponseError extends Error {
 export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFn {
   const { url, clientId, credentials = 'same-origin' } = options ?? ({} as RefreshTokenGrantOptions)
   if (typeof url !== 'string' || !url) throw new TypeError('refreshTokenGrant(): "url" must be a non-empty string')
+  // Without a page (Node, React Native) fetch cannot resolve a relative URL: say so now, not at the first refresh.
+  if (!/^\s*[a-z][a-z\d+\-.]*:/i.test(url) && typeof (globalThis as { location?: { href?: unknown } }).location?.href !== 'string') {
+    throw new TypeError(`refreshTokenGrant(): "url" must be absolute here ("${url}" is relative and there is no page to resolve it against); pass e.g. "https://auth.example.com/oauth/token"`)
+  }
   return async ({ refreshToken, signal }) => {
     const body = new URLSearchParams({ grant_type: 'refresh_token' })
     if (refreshToken) body.set('refresh_token', refreshToken)

@@ -1,9 +1,13 @@
 // ESM + CJS per entry, and types per entry (.d.ts for import, .d.cts for require).
 // The adapters' types import the core's from "silent-refresh" itself, so one
 // TokenManager type serves every entry.
+import { rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import esbuild from 'rollup-plugin-esbuild'
 import { dts } from 'rollup-plugin-dts'
+
+// Start from an empty dist/: chunk names carry a hash, so a chunk of an earlier build would stay and be packed.
+rmSync(fileURLToPath(new URL('./dist/', import.meta.url)), { recursive: true, force: true })
 
 const input = {
   index: 'src/index.ts',

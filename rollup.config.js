@@ -1,9 +1,13 @@
 // ESM + CJS per entry, and types per entry (.d.ts for import, .d.cts for require).
 // The adapters' types import the core's from "silent-refresh" itself, so one
 // TokenManager type serves every entry.
+import { rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import esbuild from 'rollup-plugin-esbuild'
 import { dts } from 'rollup-plugin-dts'
+
+// Start from an empty dist/: chunk names carry a hash, so a chunk of an earlier build would stay and be packed.
+rmSync(fileURLToPath(new URL('./dist/', import.meta.url)), { recursive: true, force: true })
 
 const input = {
   index: 'src/index.ts',
@@ -12,7 +16,7 @@ const input = {
   testing: 'src/testing/index.ts',
   'cross-tab': 'src/cross-tab/index.ts',
 }
-const external = ['jwt-decode', 'axios', 'msw', 'msw/node', 'msw/browser']
+const external = ['axios', 'msw', 'msw/node', 'msw/browser']
 const core = fileURLToPath(new URL('./src/core/', import.meta.url))
 const isCore = (id) => id.startsWith(core)
 
@@ -33,17 +37,17 @@ export default [
     external,
     plugins: [esbuild({ target: 'es2022', tsconfig: 'tsconfig.json' })],
     output: [
-      { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'internal/[name]-[hash].js' },
-      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'internal/[name]-[hash].cjs', exports: 'named' },
+      { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'internal/[name]-[hash].js', sourcemap: true, sourcemapExcludeSources: true },
+      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'internal/[name]-[hash].cjs', exports: 'named', sourcemap: true, sourcemapExcludeSources: true },
     ],
   },
   ...['d.ts', 'd.cts'].flatMap((ext) => [
-    { input: { index: input.index }, external, plugins: [dts()], output: { dir: 'dist', entryFileNames: `[name].${ext}` } },
+    { input: { index: input.index }, external, plugins: [dts({ sourcemap: true })], output: { dir: 'dist', entryFileNames: `[name].${ext}`, sourcemap: true } },
     {
       input: { axios: input.axios, fetch: input.fetch, testing: input.testing, 'cross-tab': input['cross-tab'] },
       external,
-      plugins: [selfReference, dts()],
-      output: { dir: 'dist', entryFileNames: `[name].${ext}`, chunkFileNames: `internal/[name]-[hash].${ext}` },
+      plugins: [selfReference, dts({ sourcemap: true })],
+      output: { dir: 'dist', entryFileNames: `[name].${ext}`, chunkFileNames: `internal/[name]-[hash].${ext}`, sourcemap: true },
     },
   ]),
 ]

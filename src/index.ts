@@ -4,6 +4,7 @@ export { memoryStorage } from './storage/memory.js'
 export { webStorage } from './storage/web.js'
 export { asyncStorage, secureStorage } from './storage/async.js'
 export { refreshTokenGrant, OAuthResponseError } from './grants/oauth.js'
+export { fromTokenResponse } from './grants/token-response.js'
 
 export type { AuthErrorCode } from './core/errors.js'
 export type {
@@ -26,3 +27,4 @@ export type {
 export type { WebStorageLike } from './storage/web.js'
 export type { AsyncStorageLike, SecureStoreLike } from './storage/async.js'
 export type { RefreshTokenGrantOptions } from './grants/oauth.js'
+export type { OAuthTokenResponse } from './grants/token-response.js'

@@ -35,19 +35,16 @@ describe('GET / and the page assets', () => {
 })
 
 describe.skipIf(!existsSync(`${SDK_DIST}index.js`))('GET /sdk/* (needs `npm run build`)', () => {
-  it('serves the ESM entries with jwt-decode resolved to /sdk/jwt-decode.js, and jwt-decode itself', async () => {
+  it('serves the ESM entries as built: they import nothing by a bare name (no import map needed), and their chunks', async () => {
     ctx = await build()
     for (const entry of ['index', 'fetch', 'cross-tab']) {
       const res = await ctx.app.inject({ method: 'GET', url: `/sdk/${entry}.js` })
       expect(res.statusCode).toBe(200)
       expect(res.headers['content-type']).toBe('text/javascript; charset=utf-8')
-      expect(res.body).not.toMatch(/from\s*['"]jwt-decode['"]/)
+      expect(res.body).not.toMatch(/(from|import)\s*['"][^./'"]/)
     }
-    expect((await ctx.app.inject({ method: 'GET', url: '/sdk/index.js' })).body).toContain('from "/sdk/jwt-decode.js"')
     const chunk = /from ['"]\.\/internal\/([\w-]+\.js)['"]/.exec((await ctx.app.inject({ method: 'GET', url: '/sdk/fetch.js' })).body)?.[1]
     expect((await ctx.app.inject({ method: 'GET', url: `/sdk/internal/${chunk}` })).statusCode).toBe(200)
-    const jwt = await ctx.app.inject({ method: 'GET', url: '/sdk/jwt-decode.js' })
-    expect(jwt.body).toContain('export function jwtDecode')
   })
 })
 

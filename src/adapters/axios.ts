@@ -2,6 +2,7 @@ import { CanceledError } from 'axios'
 import type { AxiosError, AxiosInstance, InternalAxiosRequestConfig } from 'axios'
 import type { AccessToken, TokenManager, TokenStamp } from '../core/types.js'
 import { isAllowed, normalizeOrigins } from './internal/origin.js'
+import { assertManager } from './internal/wiring.js'
 
 declare module 'axios' {
   interface AxiosRequestConfig {
@@ -41,6 +42,10 @@ type Config = InternalAxiosRequestConfig & { [SENT]?: TokenStamp | null | false 
  * await api.get('/me') // Authorization: Bearer …
  */
 export function attachAxios(instance: AxiosInstance, manager: TokenManager, options: AttachAxiosOptions = {}): () => void {
+  if (typeof instance?.interceptors?.request?.use !== 'function') {
+    throw new TypeError('attachAxios(instance, manager): "instance" must be an axios instance, such as axios.create({ baseURL })')
+  }
+  assertManager('attachAxios(instance, manager)', manager)
   const header = options.header ?? 'Authorization'
   const scheme = options.scheme ?? 'Bearer'
   const shouldRefresh = options.shouldRefresh ?? ((error: AxiosError) => error.response?.status === 401)

@@ -1,5 +1,6 @@
 import type { AccessToken, TokenManager } from '../core/types.js'
 import { isAllowed, normalizeOrigins } from './internal/origin.js'
+import { assertManager } from './internal/wiring.js'
 
 export interface AuthFetchOptions {
   /** The fetch to wrap. @default globalThis.fetch, looked up at call time (so msw and polyfills apply) */
@@ -24,6 +25,7 @@ export interface AuthFetchOptions {
  * const res = await authFetch('https://api.example.com/me')
  */
 export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions = {}): typeof fetch {
+  assertManager('createAuthFetch(manager, options?)', manager)
   const header = options.header ?? 'Authorization'
   const scheme = options.scheme ?? 'Bearer'
   const shouldRefresh = options.shouldRefresh ?? ((response: Response) => response.status === 401)

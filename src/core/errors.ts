@@ -19,6 +19,7 @@ export class AuthError extends Error {
 /** The refresh was rejected for good: tokens are cleared, the user must sign in again. */
 export class SessionExpiredError extends AuthError {
   override name = 'SessionExpiredError'
+  declare readonly code: 'SESSION_EXPIRED'
   constructor(options?: { cause?: unknown }) {
     super('SESSION_EXPIRED', 'Session expired; sign in again', options)
   }

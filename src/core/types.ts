@@ -148,10 +148,12 @@ export interface RetryOptions {
   /** The first retry waits this long, each next one twice as long, scaled by a random 50–100 %. @default 300 */
   baseDelayMs?: number
   /**
-   * After a refresh failed for now (its retries spent), a new refresh of the same
-   * session within this time rejects at once with that error, so a client's own
-   * retry (ky, TanStack Query) does not multiply refreshes. Doubles with each
-   * consecutive failure, up to 60 s; 0 turns it off. `manager.refresh()` ignores it.
+   * After two refreshes of a session in a row failed for now (their retries
+   * spent), a new refresh of it within this time rejects at once with that
+   * error, so a client's own retry (ky, TanStack Query) does not multiply
+   * refreshes. One failure alone is a blip: the next request tries again.
+   * Doubles with each further failure, up to 60 s; 0 turns it off.
+   * `manager.refresh()` ignores it.
    * @default 5_000
    */
   cooldownMs?: number

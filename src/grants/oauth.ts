@@ -1,4 +1,5 @@
 import type { RefreshFn } from '../core/types.js'
+import { fromTokenResponse, type OAuthTokenResponse } from './token-response.js'
 
 export interface RefreshTokenGrantOptions {
   /** The token endpoint. */
@@ -36,6 +37,10 @@ export class OAuthResponseError extends Error {
 export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFn {
   const { url, clientId, credentials = 'same-origin' } = options ?? ({} as RefreshTokenGrantOptions)
   if (typeof url !== 'string' || !url) throw new TypeError('refreshTokenGrant(): "url" must be a non-empty string')
+  // Without a page (Node, React Native) fetch cannot resolve a relative URL: say so now, not at the first refresh.
+  if (!/^\s*[a-z][a-z\d+\-.]*:/i.test(url) && typeof (globalThis as { location?: { href?: unknown } }).location?.href !== 'string') {
+    throw new TypeError(`refreshTokenGrant(): "url" must be absolute here ("${url}" is relative and there is no page to resolve it against); pass e.g. "https://auth.example.com/oauth/token"`)
+  }
   return async ({ refreshToken, signal }) => {
     const body = new URLSearchParams({ grant_type: 'refresh_token' })
     if (refreshToken) body.set('refresh_token', refreshToken)
@@ -58,11 +63,8 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFn 
     if (!response.ok || !data || typeof data.access_token !== 'string' || !data.access_token) {
       throw new OAuthResponseError(url, response.status, error ?? (response.ok ? 'invalid_response' : undefined), { cause })
     }
-    const rotated = data.refresh_token
-    return {
-      accessToken: data.access_token,
-      refreshToken: typeof rotated === 'string' && rotated ? rotated : refreshToken,
-      expiresIn: typeof data.expires_in === 'number' ? data.expires_in : Number(data.expires_in) || undefined,
-    }
+    const tokens = fromTokenResponse(data as OAuthTokenResponse)
+    // No refresh_token in the answer: the server does not rotate, the old one stays valid (RFC 6749 §6).
+    return { ...tokens, refreshToken: tokens.refreshToken ?? refreshToken }
   }
 }

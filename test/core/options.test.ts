@@ -192,7 +192,7 @@ describe('defaults', () => {
     manager.dispose()
   })
 
-  it('retry.cooldownMs defaults to 5 s and doubles with each consecutive failure', async () => {
+  it('retry.cooldownMs defaults to 5 s from the second failure in a row, and doubles with each further one', async () => {
     const fn = vi.fn<RefreshFn>(() => Promise.reject(httpError(503)))
     const manager = createTokenManager({ refresh: fn, retry: { attempts: 0 } })
     await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: Date.now() - 1 })
@@ -201,14 +201,16 @@ describe('defaults', () => {
       return fn.mock.calls.length
     }
     expect(await calls()).toBe(1)
+    expect(await calls()).toBe(2) // one failure is a blip: tried again at once
+    expect(await calls()).toBe(2) // two in a row: the cooldown
     await vi.advanceTimersByTimeAsync(4_999)
-    expect(await calls()).toBe(1)
-    await vi.advanceTimersByTimeAsync(1)
-    expect(await calls()).toBe(2)
-    await vi.advanceTimersByTimeAsync(9_999)
     expect(await calls()).toBe(2)
     await vi.advanceTimersByTimeAsync(1)
     expect(await calls()).toBe(3)
+    await vi.advanceTimersByTimeAsync(9_999)
+    expect(await calls()).toBe(3)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await calls()).toBe(4)
     manager.dispose()
   })
 })

@@ -1,5 +1,5 @@
 // React Native, workers and Node have no DOM. The core is bundled the way
-// Metro resolves it ("react-native" condition, jwt-decode inlined) and run in a
+// Metro resolves it ("react-native" condition) and run in a
 // child process where every browser global is a trap: reading one throws and
 // is recorded. A full refresh cycle must run without touching any.
 import { spawnSync } from 'node:child_process'

@@ -56,6 +56,24 @@ describe('TokenSet and RefreshFn', () => {
   })
 })
 
+describe('retry', () => {
+  const refresh: RefreshFn = async () => ({ accessToken: 'a' })
+
+  test('each field is optional, as the runtime defaults each one on its own', () => {
+    createTokenManager({ refresh, retry: { attempts: 0 } })
+    createTokenManager({ refresh, retry: { baseDelayMs: 50 } })
+    createTokenManager({ refresh, retry: {} })
+    createTokenManager({ refresh, retry: { attempts: 3, baseDelayMs: 100 } })
+  })
+
+  test('fields are numbers', () => {
+    // @ts-expect-error attempts is a number
+    createTokenManager({ refresh, retry: { attempts: '2' } })
+    // @ts-expect-error no such field
+    createTokenManager({ refresh, retry: { attempt: 2 } })
+  })
+})
+
 describe('TokenManager', () => {
   test('methods', () => {
     expectTypeOf(manager.getAccessToken).returns.toEqualTypeOf<Promise<string | null>>()
@@ -123,8 +141,16 @@ describe('errors', () => {
     expectTypeOf(new SessionExpiredError()).toMatchTypeOf<AuthError>()
     expectTypeOf<RefreshFailedError['code']>().toMatchTypeOf<AuthErrorCode>()
     expectTypeOf<SessionExpiredError['code']>().toMatchTypeOf<AuthErrorCode>()
+    expectTypeOf<SessionExpiredError['code']>().toEqualTypeOf<'SESSION_EXPIRED'>()
+    expectTypeOf<RefreshFailedError['code']>().toEqualTypeOf<'REFRESH_FAILED' | 'REFRESH_TIMEOUT'>()
     // @ts-expect-error SessionExpiredError takes no code: it is always SESSION_EXPIRED
     new SessionExpiredError('REFRESH_FAILED')
+  })
+
+  test('code tells the two subclasses apart', () => {
+    const error = new SessionExpiredError() as SessionExpiredError | RefreshFailedError
+    if (error.code === 'SESSION_EXPIRED') expectTypeOf(error).toEqualTypeOf<SessionExpiredError>()
+    else expectTypeOf(error).toEqualTypeOf<RefreshFailedError>()
   })
 
   test('isAuthError is a type guard', () => {

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { HttpError } from '../errors.ts'
@@ -9,13 +8,11 @@ import { HttpError } from '../errors.ts'
 export const SDK_DIST = fileURLToPath(new URL('../../../dist/', import.meta.url))
 /** The demo page's own script and stylesheet. */
 export const PAGE_ASSETS = fileURLToPath(new URL('../../public/assets/', import.meta.url))
-/** jwt-decode's ESM build, which the SDK imports by its bare name. */
-const JWT_DECODE = join(dirname(createRequire(import.meta.url).resolve('jwt-decode')), '..', 'esm', 'index.js')
 
 const FILE = /^[A-Za-z0-9_-]+\.(js|css)$/
 const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' }
 
-async function send(reply: FastifyReply, path: string, name: string, rewrite?: (text: string) => string): Promise<FastifyReply> {
+async function send(reply: FastifyReply, path: string, name: string): Promise<FastifyReply> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -27,16 +24,13 @@ async function send(reply: FastifyReply, path: string, name: string, rewrite?: (
   return reply
     .type(TYPES[ext]!)
     .header('cache-control', 'no-cache')
-    .send(rewrite ? rewrite(text) : text)
+    .send(text)
 }
-
-/** Browsers resolve no bare specifiers without an import map (which CSP would block inline): point them at our copy. */
-const resolveBare = (text: string) => text.replace(/from\s*(['"])jwt-decode\1/g, 'from "/sdk/jwt-decode.js"')
 
 /**
  * Static files of the demo page: `GET /sdk/<entry>.js` and `/sdk/internal/<chunk>.js`
- * (the SDK's ESM build from `dist/`, `jwt-decode` resolved to `/sdk/jwt-decode.js`),
- * and `GET /assets/<file>` (the page's script and stylesheet). Names are matched
+ * (the SDK's ESM build from `dist/`, served as built: it imports nothing by a bare
+ * name, so the browser needs no import map), and `GET /assets/<file>` (the page's script and stylesheet). Names are matched
  * against a strict pattern, never joined as given.
  */
 export default async function sdkRoutes(app: FastifyInstance): Promise<void> {
@@ -48,13 +42,12 @@ export default async function sdkRoutes(app: FastifyInstance): Promise<void> {
 
   app.get<{ Params: { file: string } }>('/sdk/:file', { schema: { params } }, async (request, reply) => {
     const name = file(request.params.file)
-    if (name === 'jwt-decode.js') return send(reply, JWT_DECODE, name)
-    return send(reply, join(SDK_DIST, name), name, resolveBare)
+    return send(reply, join(SDK_DIST, name), name)
   })
 
   app.get<{ Params: { file: string } }>('/sdk/internal/:file', { schema: { params } }, async (request, reply) => {
     const name = file(request.params.file)
-    return send(reply, join(SDK_DIST, 'internal', name), name, resolveBare)
+    return send(reply, join(SDK_DIST, 'internal', name), name)
   })
 
   app.get<{ Params: { file: string } }>('/assets/:file', { schema: { params } }, async (request, reply) => {

@@ -70,7 +70,7 @@ describe('a "tokens" listener that signs out', () => {
   it('regression: clear() from the listener — a waiting request does not go out with the refreshed token', async () => {
     const { manager, refresh } = await expiredSession()
     manager.on('tokens', () => void manager.clear())
-    const waiters = [track(manager.getAccessToken()), track(manager.getToken()), track(manager.refresh())]
+    const waiters = [track(manager.getAccessToken()), track(manager.getAccessToken()), track(manager.refresh())]
     await flush()
     refresh.call(0).resolve({ accessToken: AT2, refreshToken: RT2, expiresIn: 60 })
     await flush()

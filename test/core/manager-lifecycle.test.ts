@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { AuthError, SessionExpiredError, createTokenManager, memoryStorage, type RefreshFn } from '../../src/index.js'
+import { AuthError, SessionExpiredError, createTokenManager, memoryStorage, type RefreshFn, type TokenStamp } from '../../src/index.js'
 import { ALL_SECRETS, AT1, AT2, AT3, RT1, RT2, controlledRefresh, expectNoTokenLeak, flush, httpError, recordEvents, track } from '../helpers/core-harness.js'
 import { slowStorage } from '../helpers/core-storages.js'
 
@@ -407,6 +407,36 @@ describe('events', () => {
     await manager.setTokens({ accessToken: AT1 })
     await manager.clear()
     expect(events.payloads('signedOut')).toEqual([{ reason: 'cleared' }])
+  })
+
+  it('regression: clear() twice while signed out emits signedOut once (only a real transition is an event)', async () => {
+    const manager = createTokenManager({ refresh: () => Promise.reject(new Error('unused')) })
+    const events = recordEvents(manager)
+    await manager.clear() // never signed in
+    await manager.setTokens({ accessToken: AT1 })
+    await manager.clear()
+    await manager.clear()
+    expect(events.payloads('signedOut')).toEqual([{ reason: 'cleared' }])
+  })
+
+  it('one rule for a late 401 after a sign-out, local or from another tab: handed back, never SESSION_EXPIRED', async () => {
+    const receivers: ((tokens: null) => void)[] = []
+    const link = { connect: (host: { receive(tokens: null): void }) => (receivers.push((t) => host.receive(t)), { exclusive: (task: () => Promise<never>) => task(), publish() {}, close() {} }) }
+    const local = createTokenManager({ refresh: () => Promise.reject(new Error('unused')) })
+    const remote = createTokenManager({ refresh: () => Promise.reject(new Error('unused')), crossTab: link as never })
+    const sent: (TokenStamp | null)[] = []
+    for (const manager of [local, remote]) {
+      await manager.setTokens({ accessToken: AT1 })
+      sent.push(manager.peekToken() ?? null)
+    }
+    await local.clear()
+    receivers[0]!(null) // another tab signed out
+    expect(remote.getState()).toMatchObject({ status: 'signedOut', reason: 'remote' })
+    expect(await local.tokenRejected(sent[0]!)).toBeNull()
+    expect(await remote.tokenRejected(sent[1]!)).toBeNull()
+    // The older string form says why in its code, the same way for both.
+    await expect(local.refresh({ staleToken: AT1 })).rejects.toMatchObject({ code: 'NOT_SIGNED_IN' })
+    await expect(remote.refresh({ staleToken: AT1 })).rejects.toMatchObject({ code: 'NOT_SIGNED_IN' })
   })
 })
 

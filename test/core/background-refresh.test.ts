@@ -1,0 +1,105 @@
+// DESIGN 4: inside the window the refresh runs in the background and requests go
+// out at once with the still-valid token; callers wait only within the margin of
+// expiry. A hanging auth server never holds back a request whose token is valid.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createTokenManager, refreshTokenGrant, RefreshFailedError } from '../../src/index.js'
+import { createAuthFetch } from '../../src/adapters/fetch.js'
+import { AT1, AT2, RT1, controlledRefresh, flush, httpError, recordEvents, track } from '../helpers/core-harness.js'
+import { expectWithin, until, within } from '../helpers/bounds.js'
+
+const NOW = Date.UTC(2030, 0, 1)
+
+describe('with a fake clock', () => {
+  afterEach(() => vi.useRealTimers())
+
+  async function signedIn(expiresInSec = 60) {
+    vi.useFakeTimers({ now: NOW })
+    const refresh = controlledRefresh()
+    const manager = createTokenManager({ refresh: refresh.fn, now: () => Date.now(), retry: { attempts: 0 } })
+    await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresIn: expiresInSec })
+    return { manager, refresh, events: recordEvents(manager) }
+  }
+
+  it('inside the window: every caller gets the valid token at once (no promise needed), one refresh runs behind them', async () => {
+    const { manager, refresh } = await signedIn()
+    vi.setSystemTime(NOW + 31_000) // 29 s left: inside the 30 s window, outside the 5 s margin
+    const tokens = Array.from({ length: 20 }, () => manager.peekToken()?.value)
+    expect(tokens).toEqual(Array(20).fill(AT1))
+    expect(refresh.fn).toHaveBeenCalledTimes(1)
+    expect(manager.getState()).toMatchObject({ status: 'signedIn', refreshing: true })
+    refresh.call(0).resolve({ accessToken: AT2, expiresIn: 60 })
+    await flush()
+    expect(manager.peekToken()?.value).toBe(AT2)
+    expect(refresh.fn).toHaveBeenCalledTimes(1)
+  })
+
+  it('within the margin (5 s, or a tenth of the lifetime) a caller waits for the refresh', async () => {
+    const { manager, refresh } = await signedIn()
+    vi.setSystemTime(NOW + 55_000)
+    expect(manager.peekToken()).toBeUndefined()
+    const waiting = track(manager.getAccessToken())
+    await flush()
+    expect(waiting.status).toBe('pending')
+    refresh.call(0).resolve({ accessToken: AT2, expiresIn: 60 })
+    await flush()
+    expect(waiting.value).toBe(AT2)
+  })
+
+  it('a background refresh that fails for now rejects nobody: refreshFailed is emitted and the valid token stays in use', async () => {
+    const { manager, refresh, events } = await signedIn()
+    vi.setSystemTime(NOW + 40_000)
+    expect(await manager.getAccessToken()).toBe(AT1)
+    refresh.call(0).reject(httpError(503))
+    await flush()
+    expect(events.payloads('refreshFailed')[0]?.error).toBeInstanceOf(RefreshFailedError)
+    expect(await manager.getAccessToken()).toBe(AT1)
+    expect(manager.getState()).toMatchObject({ status: 'signedIn', error: expect.any(RefreshFailedError) })
+  })
+
+  it('background refreshes that keep failing do not start one refresh per request (the cooldown)', async () => {
+    const { manager, refresh } = await signedIn(600)
+    vi.setSystemTime(NOW + 580_000) // 20 s left, in the window
+    for (let i = 0; i < 20; i++) {
+      expect(await manager.getAccessToken()).toBe(AT1)
+      for (const call of refresh.calls.splice(0)) call.reject(httpError(503))
+      await flush()
+      vi.setSystemTime(Date.now() + 100)
+    }
+    expect(refresh.fn).toHaveBeenCalledTimes(2) // one failure is a blip, two start the cooldown
+  })
+})
+
+describe('over real HTTP', () => {
+  let server: Server
+  let url: string
+  const hung = new Set<import('node:http').ServerResponse>()
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/auth/token') return void hung.add(res) // the auth server hangs
+      res.writeHead(req.headers.authorization === `Bearer ${AT1}` ? 200 : 401).end()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    for (const res of hung) res.destroy()
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+
+  it('regression: a hanging auth server no longer blocks a request whose token is still valid', async () => {
+    const manager = createTokenManager({ refresh: refreshTokenGrant({ url: `${url}/auth/token` }) })
+    // 20 s left of a 60 s token: inside the proactive window.
+    await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: Date.now() + 20_000, expiresIn: 60 })
+    const authFetch = createAuthFetch(manager, { allowedOrigins: [url] })
+    const started = Date.now()
+    const responses = await within(5_000, Promise.all(Array.from({ length: 10 }, () => authFetch(`${url}/api/me`))))
+    expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200))
+    expectWithin(started, 3_000, 'ten requests with a valid token') // not the ~45 s of timeouts and retries
+    await until(() => hung.size === 1, 5_000, 'the background refresh to reach the auth server')
+    expect(manager.isRefreshing).toBe(true) // one refresh, hanging in the background
+    manager.dispose()
+  })
+})

@@ -26,8 +26,11 @@ export const targets = {
 } as const
 export type Target = keyof typeof targets
 
-/** What the token server does with the next refresh it is asked for (default: ok). */
-export type Outcome = 'ok' | 'invalid_grant' | '503' | 'hang'
+/**
+ * What the token server does with the next refresh it is asked for (default: ok).
+ * `repeat`: answers with the same access and refresh token again (a server that does not really rotate).
+ */
+export type Outcome = 'ok' | 'invalid_grant' | '503' | 'hang' | 'repeat'
 
 export type Command =
   /**
@@ -79,9 +82,15 @@ export interface ModelConfig {
    * on regardless, as a refresh function that ignores the signal does.
    */
   honorsAbort: boolean
+  /**
+   * The storage: none (memory), one that answers at once, one that answers a
+   * little later, or one whose writes never answer (a hung Keychain).
+   */
+  storage: 'none' | 'sync' | 'async' | 'hanging'
 }
 
 export const REFRESH_TIMEOUT_MS = 5_000
+export const STORAGE_TIMEOUT_MS = 2_000
 
 const targetArb = fc.oneof(
   { arbitrary: fc.constantFrom<Target>('api', 'relative'), weight: 6 },
@@ -118,7 +127,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('abort'), pick: fc.nat({ max: 20 }) }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant('expire') }), weight: 3 },
   {
-    arbitrary: fc.record({ kind: fc.constant('outcome'), outcome: fc.constantFrom<Outcome>('ok', 'invalid_grant', '503', 'hang') }),
+    arbitrary: fc.record({ kind: fc.constant('outcome'), outcome: fc.constantFrom<Outcome>('ok', 'invalid_grant', '503', 'hang', 'repeat') }),
     weight: 3,
   },
   { arbitrary: fc.record({ kind: fc.constant('login') }), weight: 1 },
@@ -157,6 +166,7 @@ export const configArb: fc.Arbitrary<ModelConfig> = fc.record({
   expiresIn: fc.boolean(),
   windowMs: fc.constantFrom(0, 10_000, 30_000),
   honorsAbort: fc.boolean(),
+  storage: fc.constantFrom<ModelConfig['storage']>('none', 'sync', 'async', 'hanging'),
 })
 
 export const commandsArb = fc.array(commandArb, { minLength: 1, maxLength: 40 })

@@ -2,7 +2,8 @@ import type { Scheduler } from 'fast-check'
 import { vi } from 'vitest'
 import { createAuthFetch } from '../../src/adapters/fetch.js'
 import { createTokenManager, isAuthError } from '../../src/index.js'
-import { describeCommand, REFRESH_TIMEOUT_MS, targets, type Command, type ModelConfig } from './model-commands.js'
+import type { TokenSet, TokenStorage } from '../../src/index.js'
+import { describeCommand, REFRESH_TIMEOUT_MS, STORAGE_TIMEOUT_MS, targets, type Command, type ModelConfig } from './model-commands.js'
 import { API_ORIGIN, ModelWorld, type Call } from './model-server.js'
 
 const allowedRejections = new Set(['SESSION_EXPIRED', 'REFRESH_FAILED', 'REFRESH_TIMEOUT', 'NOT_SIGNED_IN'])
@@ -15,19 +16,79 @@ const allowedRejections = new Set(['SESSION_EXPIRED', 'REFRESH_FAILED', 'REFRESH
  * `jump` commands and by the final drain, together with the manager's `now`
  * and the server's clock, so a hung refresh costs no real time.
  */
+/** The storage of a run: none, answering at once, answering a tick later, or writes that never answer. */
+function storageFor(kind: ModelConfig['storage']): TokenStorage | undefined {
+  if (kind === 'none') return undefined
+  let stored: TokenSet | null = null
+  const later = <T>(value: T) => (kind === 'async' ? Promise.resolve().then(() => value) : value)
+  return {
+    get: () => later(stored),
+    set: (tokens) => (kind === 'hanging' ? new Promise<void>(() => {}) : later(void (stored = tokens))),
+    clear: () => (kind === 'hanging' ? new Promise<void>(() => {}) : later(void (stored = null))),
+  }
+}
+
+/**
+ * Counts the manager's keep-alive handles (DESIGN 11): every timer of the manager is
+ * unref'd, so while a caller waits only a live keep-alive stops Node from exiting.
+ * Recognised by its delay, the longest setInterval holds.
+ */
+function watchKeepAlive() {
+  const live = new Set<unknown>()
+  const realSet = globalThis.setInterval
+  const realClear = globalThis.clearInterval
+  const set = vi.spyOn(globalThis, 'setInterval').mockImplementation(((fn: () => void, ms?: number) => {
+    const handle = realSet(fn, ms)
+    if (ms === 2 ** 31 - 1) live.add(handle)
+    return handle
+  }) as typeof setInterval)
+  const clear = vi.spyOn(globalThis, 'clearInterval').mockImplementation(((handle?: Parameters<typeof clearInterval>[0]) => {
+    live.delete(handle)
+    realClear(handle)
+  }) as typeof clearInterval)
+  return {
+    get alive() {
+      return live.size > 0
+    },
+    restore() {
+      for (const handle of live) realClear(handle as Parameters<typeof clearInterval>[0])
+      set.mockRestore()
+      clear.mockRestore()
+    },
+  }
+}
+
 export async function runModel(s: Scheduler, config: ModelConfig, commands: readonly Command[]): Promise<ModelWorld> {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+  const keepAlive = watchKeepAlive()
   const world = new ModelWorld(s, config)
   const manager = createTokenManager({
     refresh: world.refresh,
     now: () => world.clock,
     refreshBeforeExpiryMs: config.windowMs,
     refreshTimeoutMs: REFRESH_TIMEOUT_MS,
+    storageTimeoutMs: STORAGE_TIMEOUT_MS,
+    storage: storageFor(config.storage),
     retry: { attempts: config.attempts, baseDelayMs: 0 },
   })
   try {
     manager.on('tokens', (tokens) => world.onTokens(tokens))
     manager.on('signedOut', () => world.onSignedOut())
+    manager.on('error', ({ source }) => world.count(`error event: ${source}`))
+
+    /**
+     * Invariant 9: no storage call holds a login or a sign-out hostage. They run detached
+     * (the session changes at once); each must settle once its storage call is given up on.
+     */
+    const changes: { what: string; settled: boolean }[] = []
+    const change = (what: string, run: () => Promise<void>) => {
+      const entry = { what, settled: false }
+      changes.push(entry)
+      return run().then(
+        () => void (entry.settled = true),
+        (error: unknown) => world.violation(`${what} rejected: ${String(error)}`),
+      )
+    }
     const authFetch = createAuthFetch(manager, { fetch: world.fetch, allowedOrigins: [API_ORIGIN] })
 
     const settle = (call: Call, outcome: string) => {
@@ -58,6 +119,7 @@ export async function runModel(s: Scheduler, config: ModelConfig, commands: read
         signedOutAtIssue: world.signedOut,
         settled: 0,
         answers: [],
+        sessions: [],
       }
       if (signal) call.controller = new AbortController()
       world.calls.push(call)
@@ -127,12 +189,14 @@ export async function runModel(s: Scheduler, config: ModelConfig, commands: read
         case 'outcome':
           world.outcomes.push(c.outcome)
           return
-        case 'login':
-          await manager.setTokens(world.login())
+        case 'login': {
+          const tokens = world.login()
+          void change('setTokens()', () => manager.setTokens(tokens))
           return
+        }
         case 'clear':
           world.signedOut = true
-          await manager.clear()
+          void change('clear()', () => manager.clear())
           return
         case 'jump':
           world.clock += c.ms
@@ -144,7 +208,8 @@ export async function runModel(s: Scheduler, config: ModelConfig, commands: read
       }
     }
 
-    await manager.setTokens(world.login())
+    // Detached like every login: the session is set at once; only the write may wait (a hanging storage).
+    void change('the first setTokens()', () => manager.setTokens(world.login()))
     const sequence = s.scheduleSequence(commands.map((c) => ({ label: describeCommand(c), builder: () => exec(c) })))
 
     // Drain: release every scheduled answer, then let time pass until hung refreshes time out
@@ -152,6 +217,13 @@ export async function runModel(s: Scheduler, config: ModelConfig, commands: read
     for (let round = 0; ; round++) {
       await s.waitIdle()
       await new Promise<void>((resolve) => setImmediate(resolve))
+      // Invariant 8: nothing is left to answer on its own (no scheduled answer), so a caller still
+      // waiting waits on the manager's timers, all unref'd: only the keep-alive stops Node from
+      // exiting with that caller silently lost.
+      const waiting = world.calls.filter((call) => call.settled === 0 && !call.answers.includes('-'))
+      if (s.count() === 0 && waiting.length > 0 && !keepAlive.alive) {
+        world.violation(`${waiting[0]!.label} waits while nothing keeps the process alive (it could exit with the call lost)`)
+      }
       if (s.count() === 0 && vi.getTimerCount() === 0) break
       if (round === 20) {
         world.violation(`still busy after ${round} drain rounds (${s.count()} tasks, ${vi.getTimerCount()} timers)`)
@@ -162,6 +234,8 @@ export async function runModel(s: Scheduler, config: ModelConfig, commands: read
     }
 
     if (!sequence.done) world.violation(`the commands did not all run${sequence.faulty ? ' (one threw)' : ''}`)
+    // (The bound itself, exactly storageTimeoutMs, is pinned by test/core/persistence.test.ts.)
+    for (const entry of changes) if (!entry.settled) world.violation(`${entry.what} never settled (the storage held it hostage)`)
     // Invariant 1: every call settled exactly once (a promise cannot settle twice; none may stay pending).
     for (const call of world.calls) {
       if (call.settled !== 1) world.violation(`${call.label} settled ${call.settled} times (answers: ${call.answers.join(',') || 'none'})`)
@@ -173,6 +247,7 @@ export async function runModel(s: Scheduler, config: ModelConfig, commands: read
     await probeSignedOut('at the end')
   } finally {
     manager.dispose()
+    keepAlive.restore()
     vi.useRealTimers()
   }
   if (world.violations.length > 0) {

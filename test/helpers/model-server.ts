@@ -59,6 +59,8 @@ export interface Call {
   outcome?: string
   /** Statuses the server answered, one per hit, in order of sending ('-' until answered). */
   answers: string[]
+  /** The login generation (session) of the token each hit carried; null for none. */
+  sessions: (number | null)[]
 }
 
 export class ModelWorld {
@@ -78,8 +80,16 @@ export class ModelWorld {
 
   private readonly access = new Map<string, AccessInfo>()
   private readonly refreshTokens = new Map<string, RefreshInfo>()
-  /** Access tokens a request was refused with (401): a refresh for them is justified. */
+  /**
+   * `token@epoch` of every 401: a request sent with `token` after the `epoch`-th
+   * delivered refresh of its session was refused, which justifies one refresh.
+   * (With `repeat` the token string stays the same across refreshes: the epoch
+   * tells a 401 of before the last refresh, which justifies nothing, from one after.)
+   */
   private readonly refused = new Set<string>()
+  /** Delivered refreshes per login generation. */
+  private readonly epochs = new Map<number, number>()
+  private epoch = (gen: number) => this.epochs.get(gen) ?? 0
   /** The session the manager announced last ('tokens' / 'signedOut' events). */
   private announced: { access: string; refresh: string | null } | null = null
   private serial = 0
@@ -126,7 +136,9 @@ export class ModelWorld {
       this.violation(`'tokens' event with a token the server never issued: ${tokens.accessToken}`)
       return
     }
-    if (info.parent !== null && this.announced?.refresh !== info.parent) {
+    // (A `repeat` answer announces the session's own token again: that replaces nothing else.)
+    const repeated = this.announced?.access === tokens.accessToken
+    if (info.parent !== null && this.announced?.refresh !== info.parent && !repeated) {
       // A refresh result must replace the session it refreshed. Anything else
       // undoes a clear() or a terminal sign-out, or overwrites a newer login.
       this.violation(
@@ -173,7 +185,8 @@ export class ModelWorld {
         this.count(`refresh answered ${'tokens' in answer ? 200 : answer.status}`)
         if ('tokens' in answer) {
           const info = this.refreshTokens.get(refreshToken ?? '')
-          if (info) info.delivered = true
+          if (info && info.state === 'rotated') info.delivered = true
+          if (info) this.epochs.set(info.gen, this.epoch(info.gen) + 1)
           resolve(answer.tokens)
         } else {
           if (answer.status === 400) this.signedOut = true // terminal: the manager must sign out
@@ -203,13 +216,13 @@ export class ModelWorld {
     // the access token it replaces. The server-side due time is a lower bound of the client's
     // (the client measures from receipt, never before issue), so this never flags a due refresh.
     const access = this.access.get(info.access)
-    if (access && !this.refused.has(info.access)) {
+    if (access && !this.refused.has(`${info.access}@${this.epoch(info.gen)}`)) {
       // Without expiresIn the client cannot know expiry: only a 401 justifies a refresh.
       const dueAt = !this.config.expiresIn
         ? Infinity
         : access.issuedAt + access.lifetimeMs - Math.min(this.config.windowMs, access.lifetimeMs / 2)
       if (this.clock < dueAt) {
-        this.violation(`refresh of ${info.access} is neither due (${dueAt - this.clock} ms early) nor after a 401 for it`)
+        this.violation(`refresh of ${info.access} is neither due (${dueAt - this.clock} ms early) nor after a 401 for it since its last refresh`)
       }
     }
   }
@@ -228,6 +241,10 @@ export class ModelWorld {
       return fail(400, 'invalid_grant')
     }
     if (outcome === '503') return fail(503, 'temporarily_unavailable')
+    if (outcome === 'repeat') {
+      this.count('refresh repeated its token')
+      return { tokens: this.config.expiresIn ? { accessToken: info.access, refreshToken: refreshToken!, expiresIn: this.config.lifetimeS } : { accessToken: info.access, refreshToken: refreshToken! } }
+    }
     if (outcome === 'invalid_grant') {
       info.state = 'revoked'
       return fail(400, 'invalid_grant')
@@ -267,6 +284,14 @@ export class ModelWorld {
     if (hit === 1 && (call.foreign || call.answers[0] !== '401')) this.violation(`${call.label} retried after a ${call.answers[0]} answer`)
     const token = auth?.replace(/^Bearer /, '') ?? null
     if (token !== null && ours) this.checkTokenFor(call, token, 'sent')
+    // Invariant 7: no request crosses sessions. Every hit of a call carries a token of the session
+    // it was issued under (or none); a retry never carries another session's.
+    const session = token !== null && ours ? (this.access.get(token)?.gen ?? null) : null
+    if (hit === 1 && session !== call.sessions[0] && session !== null) {
+      this.violation(`${call.label} was sent under session ${call.sessions[0] ?? 'none'} and retried under session ${session}`)
+    }
+    call.sessions.push(session)
+    const epoch = session === null ? 0 : this.epoch(session)
     call.answers.push('-')
 
     if (signal.aborted) return Promise.reject(signal.reason)
@@ -279,7 +304,7 @@ export class ModelWorld {
           if (signal.aborted) return
           signal.removeEventListener('abort', onAbort)
           if (text !== call.body) this.violation(`${call.label} hit ${hit + 1} arrived with body ${JSON.stringify(text)}, not ${JSON.stringify(call.body)}`)
-          const status = ours ? this.answerApi(token) : 401 // a foreign 401 must not make anyone refresh
+          const status = ours ? this.answerApi(token, epoch) : 401 // a foreign 401 must not make anyone refresh
           call.answers[hit] = String(status)
           resolve(new Response(null, { status }))
           if (ours) this.afterAnswer('api')
@@ -292,11 +317,11 @@ export class ModelWorld {
     })
   }
 
-  private answerApi(token: string | null): number {
+  private answerApi(token: string | null, epoch: number): number {
     if (token === null) return 401
     const info = this.access.get(token)
     if (info && !info.revoked && this.clock < info.issuedAt + info.lifetimeMs) return 200
-    this.refused.add(token)
+    this.refused.add(`${token}@${epoch}`)
     this.count('401 for a stale token')
     return 401
   }
@@ -309,6 +334,8 @@ export class ModelWorld {
       return
     }
     if (info.gen < call.genAtIssue) this.violation(`${call.label} ${how} ${token}, from a session replaced by login #${call.genAtIssue} before it was issued`)
+    // Invariant 7: nor one of a later session: a call waiting while another user signed in is not theirs.
+    if (info.gen > call.genAtIssue) this.violation(`${call.label} ${how} ${token} of login #${info.gen}, though it was issued under login #${call.genAtIssue}`)
     if (call.signedOutAtIssue && info.gen <= call.genAtIssue) this.violation(`${call.label} ${how} ${token} though it was issued while signed out`)
   }
 }

@@ -47,6 +47,18 @@ import { runModel } from '../helpers/model-run.js'
  * 6. After a terminal refresh failure (and after clear()) the manager is
  *    signed out: getAccessToken() gives null and requests go without a token
  *    until the next setTokens().
+ * 7. No request crosses sessions: every hit of a request carries a token of the
+ *    session it was issued under (or none), and a waiting getAccessToken() never
+ *    resolves with another login's token.
+ * 8. No waiter when the process could exit: whenever nothing is left to answer
+ *    on its own and a caller still waits (on a timeout, a back-off, a hung
+ *    refresh), the manager's keep-alive is held.
+ * 9. No storage call holds a login or a sign-out hostage: with writes that never
+ *    answer, every setTokens() and clear() still settles.
+ *
+ * Invariants 7, 8, 9 and the `repeat` clause of 3 were each seen to fail against a
+ * broken copy of src/ (the session id ignored after a refresh; no keep-alive;
+ * unbounded storage writes; a repeated token string keeping its generation).
  *
  * A failure prints fast-check's seed, path and the scheduler's order of tasks.
  * To replay one, or to hunt longer:

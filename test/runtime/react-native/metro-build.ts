@@ -10,15 +10,20 @@
 //   imported from @babel/runtime (enableBabelRuntime: false): the same code, no
 //   @babel/runtime to install.
 // esbuild stands in for Metro's resolver and serializer only: it finds the same
-// files and concatenates them, and lowers no syntax itself (target esnext).
+// files and concatenates them, and lowers no syntax itself (target esnext). Its
+// module glue (__toESM, __copyProps…) is not Metro's ES5 require runtime: it has
+// `let` in loops whose closures Hermes 0.12 would share (every re-exported getter
+// returned the last name), so for Hermes the whole bundle goes through the preset
+// once more, which lowers that glue as it lowers the modules.
 // The SDK's TypeScript is first made into the JavaScript the package ships
 // (esbuild, es2022, as rollup.config.js), so it reaches the preset as dist/ would.
 // React Native's own files are kept verbatim as test/runtime/react-native/<version>/*.js.flow
 // (see the README there); `import NativeBlobModule` in them gets null, as in RN's
 // jest setup: no native Blob module, which only URL.createObjectURL needs.
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build, transform, type Plugin } from 'esbuild'
 
@@ -38,12 +43,12 @@ export const vendored = fileURLToPath(new URL('./', import.meta.url))
 const presetOptions = { unstable_transformProfile: 'hermes-stable', disableImportExportTransform: true, enableBabelRuntime: false, dev: false }
 
 /** One module through the React Native preset, as Metro's transformer does. */
-async function metroTransform(code: string, filename: string): Promise<string> {
+async function metroTransform(code: string, filename: string, sourceType = 'unambiguous'): Promise<string> {
   const result = await babel.transformAsync(code, {
     filename,
     babelrc: false,
     configFile: false,
-    sourceType: 'unambiguous',
+    sourceType,
     caller: { name: 'metro', bundler: 'metro', platform: 'ios' },
     presets: [[preset, presetOptions]],
   })
@@ -56,10 +61,16 @@ const metro: Plugin = {
   setup(build) {
     build.onResolve({ filter: /\/NativeBlobModule$/ }, () => ({ path: 'NativeBlobModule', namespace: 'rn-native-module' }))
     build.onLoad({ filter: /.*/, namespace: 'rn-native-module' }, () => ({ contents: 'export default null', loader: 'js' }))
-    // Relative imports inside a vendored React Native file name its siblings without ".js.flow".
-    build.onResolve({ filter: /^\.\.?\// }, (args) =>
-      args.importer.endsWith('.js.flow') ? { path: join(dirname(args.importer), `${args.path}.js.flow`) } : undefined,
-    )
+    build.onResolve({ filter: /^\.\.?\// }, (args) => {
+      // Relative imports inside a vendored React Native file name its siblings without ".js.flow".
+      if (args.importer.endsWith('.js.flow')) return { path: join(dirname(args.importer), `${args.path}.js.flow`) }
+      // The test's own modules run for their effects (the host installs globals), whatever
+      // package.json's "sideEffects": false says about the package's modules.
+      const path = resolve(args.resolveDir, args.path)
+      if (!path.startsWith(join(root, 'test/'))) return undefined
+      const file = [path, path.replace(/\.js$/, '.ts')].find((candidate) => existsSync(candidate))
+      return file ? { path: file, sideEffects: true } : undefined
+    })
     build.onLoad({ filter: /\.(?:[cm]?js|ts|js\.flow)$/ }, async (args) => {
       let code = await readFile(args.path, 'utf8')
       let filename = args.path.replace(/\.flow$/, '')
@@ -89,7 +100,8 @@ export async function buildForReactNative(entry: string, format: 'iife' | 'cjs' 
     plugins: [metro],
     logLevel: 'silent',
   })
-  return result.outputFiles[0]!.text
+  const bundle = result.outputFiles[0]!.text
+  return format === 'iife' ? metroTransform(bundle, 'bundle.js', 'script') : bundle
 }
 
 /** The React Native versions whose files are kept in test/runtime/react-native/. */

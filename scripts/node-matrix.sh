@@ -8,7 +8,8 @@
 #   2. the adapter, grant and testing-kit tests (test/adapters, test/grants, test/testing)
 #      with the public entries mapped to dist/ (scripts/node-matrix/vitest.config.mjs);
 #   3. on Node >= 22.12 (msw 3's floor): the testing-kit tests again on msw 3, and the
-#      packed tarball installed beside msw 3 with npm (no ERESOLVE), both builds loaded.
+#      packed tarball installed beside msw 3 with npm (no ERESOLVE), both builds loaded;
+#      once, its .d.ts type-checked against msw 3's types.
 #
 # Node 18: vitest 4 needs Node >= 20 (it does not start on 18). The same test files run
 # there under vitest 3.2, the last line that supports Node 18, installed for that run only
@@ -68,7 +69,12 @@ if $needs_msw3; then
   "dependencies": { "msw": "$(node -p "require('./$here/msw3/package.json').dependencies.msw")", "silent-refresh": "file:./$(cd "$packed" && ls silent-refresh-*.tgz)" } }
 EOF
   (cd "$packed" && npm install --no-audit --no-fund --ignore-scripts --prefer-offline --loglevel=error)
-  cp "$here/kit-smoke.mjs" "$here/kit-smoke.cjs" "$packed/"
+  cp "$here/kit-smoke.mjs" "$here/kit-smoke.cjs" "$here/kit-types.ts" "$packed/"
+  step "the kit's types against msw 3's (tsc, node16 resolution, no skipLibCheck)"
+  cat >"$packed/tsconfig.json" <<EOF
+{ "compilerOptions": { "strict": true, "noEmit": true, "module": "node16", "moduleResolution": "node16", "target": "es2022", "lib": ["es2022", "dom"], "types": [], "skipLibCheck": false }, "files": ["kit-types.ts"] }
+EOF
+  node node_modules/typescript/bin/tsc -p "$packed/tsconfig.json"
 fi
 
 for major in "${majors[@]}"; do

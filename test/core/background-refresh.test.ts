@@ -3,19 +3,17 @@
 // expiry. A hanging auth server never holds back a request whose token is valid.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createTokenManager, refreshTokenGrant, RefreshFailedError } from '../../src/index.js'
 import { createAuthFetch } from '../../src/adapters/fetch.js'
 import { AT1, AT2, RT1, controlledRefresh, flush, httpError, recordEvents, track } from '../helpers/core-harness.js'
 import { expectWithin, until, within } from '../helpers/bounds.js'
-
-const NOW = Date.UTC(2030, 0, 1)
+import { NOW, useFakeClock } from '../helpers/fake-time.js'
 
 describe('with a fake clock', () => {
-  afterEach(() => vi.useRealTimers())
+  useFakeClock()
 
   async function signedIn(expiresInSec = 60) {
-    vi.useFakeTimers({ now: NOW })
     const refresh = controlledRefresh()
     const manager = createTokenManager({ refresh: refresh.fn, now: () => Date.now(), retry: { attempts: 0 } })
     await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresIn: expiresInSec })

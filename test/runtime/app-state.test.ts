@@ -7,6 +7,8 @@ import { setupServer } from 'msw/node'
 import { createTokenServer } from '../../src/testing/index.js'
 import { SessionExpiredError, createTokenManager, refreshTokenGrant, secureStorage, type TokenManager } from '../../src/index.js'
 import { createAuthFetch } from '../../src/adapters/fetch.js'
+import { fakeSecureStore } from '../helpers/core-storages.js'
+import { startFakeClock, stopFakeClock } from '../helpers/fake-time.js'
 
 const BASE = 'https://api.test'
 const tokens = createTokenServer({ baseUrl: BASE, accessTtlMs: 5 * 60_000 })
@@ -36,19 +38,15 @@ function refreshOnForeground(manager: TokenManager, appState: ReturnType<typeof 
 
 let manager: TokenManager
 let authFetch: typeof fetch
-const secure = new Map<string, string>()
+let secure: ReturnType<typeof fakeSecureStore>
 
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
 beforeEach(async () => {
   // Only the clock and timers: msw and fetch need real promises and I/O.
-  vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+  startFakeClock({ fake: 'timers' })
   manager = createTokenManager({
     refresh: refreshTokenGrant({ url: `${BASE}/auth/token` }),
-    storage: secureStorage({
-      getItemAsync: async (key) => secure.get(key) ?? null,
-      setItemAsync: async (key, value) => void secure.set(key, value),
-      deleteItemAsync: async (key) => void secure.delete(key),
-    }),
+    storage: secureStorage((secure = fakeSecureStore())),
   })
   authFetch = createAuthFetch(manager, { allowedOrigins: [BASE] })
   await manager.setTokens(tokens.issueTokens())
@@ -56,8 +54,7 @@ beforeEach(async () => {
 afterEach(() => {
   manager.dispose()
   tokens.reset()
-  secure.clear()
-  vi.useRealTimers()
+  stopFakeClock()
 })
 afterAll(() => server.close())
 
@@ -88,7 +85,7 @@ describe('back from the background', () => {
     expect(responses.every((r) => r.ok)).toBe(true)
     expect(tokens.stats).toMatchObject({ refreshCalls: 1, unauthorized: 0 })
     // The new tokens reached the secure store.
-    expect(JSON.parse(secure.get('silent-refresh')!).accessToken).toBe(await manager.getAccessToken())
+    expect(JSON.parse(secure.map.get('silent-refresh')!).accessToken).toBe(await manager.getAccessToken())
     subscription.remove()
   })
 
@@ -101,7 +98,7 @@ describe('back from the background', () => {
     appState.emit('active')
     await vi.waitFor(() => expect(showLogin).toHaveBeenCalledTimes(1))
     expect(await manager.getAccessToken()).toBeNull()
-    expect(secure.has('silent-refresh')).toBe(false)
+    expect(secure.map.has('silent-refresh')).toBe(false)
   })
 
   it('a refresh cut short by suspension still times out once the app runs again', async () => {

@@ -1,31 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
-import { asyncStorage, createTokenManager, secureStorage, type SecureStoreLike } from '../../src/index.js'
-
-/** The shape of expo-secure-store: async, with an options object on every call. */
-interface ExpoOptions {
-  keychainAccessible?: number
-}
-function fakeSecureStore() {
-  const map = new Map<string, string>()
-  const calls: { method: string; key: string; options: ExpoOptions | undefined }[] = []
-  const store = {
-    map,
-    calls,
-    async getItemAsync(key: string, options?: ExpoOptions) {
-      calls.push({ method: 'get', key, options })
-      return map.get(key) ?? null
-    },
-    async setItemAsync(key: string, value: string, options?: ExpoOptions) {
-      calls.push({ method: 'set', key, options })
-      map.set(key, value)
-    },
-    async deleteItemAsync(key: string, options?: ExpoOptions) {
-      calls.push({ method: 'delete', key, options })
-      map.delete(key)
-    },
-  }
-  return store satisfies SecureStoreLike<ExpoOptions>
-}
+import { asyncStorage, createTokenManager, secureStorage } from '../../src/index.js'
+import { fakeSecureStore } from '../helpers/core-storages.js'
 
 const AFTER_FIRST_UNLOCK = 0
 

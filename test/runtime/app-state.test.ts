@@ -8,7 +8,7 @@ import { createTokenServer } from '../../src/testing/index.js'
 import { SessionExpiredError, createTokenManager, refreshTokenGrant, secureStorage, type TokenManager } from '../../src/index.js'
 import { createAuthFetch } from '../../src/adapters/fetch.js'
 import { fakeSecureStore } from '../helpers/core-storages.js'
-import { startFakeClock, stopFakeClock } from '../helpers/fake-time.js'
+import { eventually, startFakeClock, stopFakeClock } from '../helpers/fake-time.js'
 
 const BASE = 'https://api.test'
 const tokens = createTokenServer({ baseUrl: BASE, accessTtlMs: 5 * 60_000 })
@@ -96,7 +96,7 @@ describe('back from the background', () => {
     vi.setSystemTime(Date.now() + 24 * 60 * 60_000)
     tokens.revokeAll() // the refresh token was revoked (or expired) on the server meanwhile
     appState.emit('active')
-    await vi.waitFor(() => expect(showLogin).toHaveBeenCalledTimes(1))
+    await eventually(() => expect(showLogin).toHaveBeenCalledTimes(1), 1_000)
     expect(await manager.getAccessToken()).toBeNull()
     expect(secure.map.has('silent-refresh')).toBe(false)
   })
@@ -105,10 +105,10 @@ describe('back from the background', () => {
     tokens.failNextRefresh('hang')
     vi.setSystemTime(Date.now() + 60 * 60_000)
     const pending = authFetch(`${BASE}/api/me`).catch((error: unknown) => error)
-    await vi.waitFor(() => expect(tokens.stats.refreshCalls).toBe(1))
+    await eventually(() => expect(tokens.stats.refreshCalls).toBe(1), 1_000)
     // Timers resume when the app does: the per-attempt timeout fires, then the retries run.
     await vi.advanceTimersByTimeAsync(15_000)
-    await vi.waitFor(() => expect(tokens.stats.refreshCalls).toBe(2))
+    await eventually(() => expect(tokens.stats.refreshCalls).toBe(2), 1_000)
     await vi.advanceTimersByTimeAsync(10_000)
     const result = await pending
     expect(result).toBeInstanceOf(Response)

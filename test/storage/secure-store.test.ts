@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { asyncStorage, createTokenManager, secureStorage } from '../../src/index.js'
+import { bound } from '../helpers/bounds.js'
 import { fakeSecureStore } from '../helpers/core-storages.js'
 
 const AFTER_FIRST_UNLOCK = 0
@@ -28,7 +29,7 @@ describe('secureStorage (expo-secure-store, Keychain-style)', () => {
     expect(await relaunched.getAccessToken()).toBe('a1')
     expect(await relaunched.refresh()).toBe('a2')
     expect(refresh).toHaveBeenCalledWith(expect.objectContaining({ refreshToken: 'r1' }))
-    await vi.waitFor(() => expect(JSON.parse(store.map.get('silent-refresh')!)).toMatchObject({ accessToken: 'a2', refreshToken: 'r2' }))
+    await vi.waitFor(() => expect(JSON.parse(store.map.get('silent-refresh')!)).toMatchObject({ accessToken: 'a2', refreshToken: 'r2' }), { timeout: bound(5_000) })
     await relaunched.clear()
     expect(store.map.has('silent-refresh')).toBe(false)
     relaunched.dispose()

@@ -79,6 +79,12 @@ describe.skipIf(!chromiumPath)('examples/react in Chromium', () => {
     expect(response.status, `${path}: ${await response.text()} ${stored?.slice(0, 40)}`).toBeLessThan(300)
   }
 
+  it("the built entry is a client module for React Server Components ('use client' first, ESM and CJS)", () => {
+    // test/e2e/global-setup.ts has built dist/ from the current src/.
+    for (const file of ['dist/react.js', 'dist/react.cjs']) expect(readFileSync(`${root}${file}`, 'utf8').startsWith("'use client';"), file).toBe(true)
+    for (const file of ['dist/index.js', 'dist/fetch.js', 'dist/rtk-query.js']) expect(readFileSync(`${root}${file}`, 'utf8')).not.toContain('use client')
+  })
+
   it('signs in, loads 20 after an expiry with one refresh, shows the end of the session, resumes after a reload', async () => {
     const { page, errors } = await open()
     await page.getByRole('button', { name: 'Sign in' }).click()

@@ -131,7 +131,7 @@ describe('AppState', () => {
     vi.setSystemTime(Date.now() + 24 * HOUR)
     tokens.revokeAll()
     app.go('active')
-    await vi.waitFor(() => expect(onError).toHaveBeenCalledTimes(1))
+    await vi.waitFor(() => expect(onError).toHaveBeenCalledTimes(1), { timeout: 10_000 })
     expect(onError.mock.calls[0]![0]).toBeInstanceOf(SessionExpiredError)
     expect(manager.getState()).toMatchObject({ status: 'signedOut', reason: 'expired' })
     app.go('background')
@@ -168,7 +168,7 @@ describe('NetInfo', () => {
     // …but the network's return is the news it waited for: connected (internet not checked yet), then reachable.
     net.change(wifi(null))
     expect(manager.isRefreshing).toBe(true)
-    await vi.waitFor(() => expect(manager.getState()).toMatchObject({ status: 'signedIn', refreshing: false, error: undefined }))
+    await vi.waitFor(() => expect(manager.getState()).toMatchObject({ status: 'signedIn', refreshing: false, error: undefined }), { timeout: 10_000 })
     net.change(wifi(true)) // reachable now too: the token is fresh, nothing to do
     await flush()
     expect(tokens.stats.refreshCalls).toBe(7)

@@ -69,6 +69,9 @@ function Status({ seen }: { seen?: SessionState[] }) {
   return h('p', { 'data-testid': 'status' }, `${session.status}${detail}${session.error ? `:${session.error.code}` : ''}`)
 }
 
+/** Waits for what the screen shows: a generous bound for a loaded machine, not a timing assertion. */
+const eventually = (check: () => void) => waitFor(check, { timeout: 10_000 })
+
 const app = (manager: TokenManager, seen?: SessionState[]) => h(SessionProvider, { manager }, h(Status, { seen }))
 const shown = () => screen.getByTestId('status').textContent
 
@@ -86,18 +89,18 @@ describe('useSession()', () => {
 
     server.expireAll()
     const request = authFetch(`${server.url}/api/me`)
-    await waitFor(() => expect(shown()).toBe('refreshing'))
+    await eventually(() => expect(shown()).toBe('refreshing'))
     gate.open()
     expect((await request).status).toBe(200)
-    await waitFor(() => expect(shown()).toBe('signedIn'))
+    await eventually(() => expect(shown()).toBe('signedIn'))
 
     server.expireAll()
     server.setRefreshMode('invalid_grant')
     const ended = authFetch(`${server.url}/api/me`).catch((error: unknown) => error)
-    await waitFor(() => expect(shown()).toBe('refreshing'))
+    await eventually(() => expect(shown()).toBe('refreshing'))
     gate.open()
     expect(await ended).toBeInstanceOf(SessionExpiredError)
-    await waitFor(() => expect(shown()).toBe('signedOut:expired:SESSION_EXPIRED'))
+    await eventually(() => expect(shown()).toBe('signedOut:expired:SESSION_EXPIRED'))
   })
 
   test('a transient failure shows as signedIn with the RefreshFailedError; never a token in what it renders', async () => {

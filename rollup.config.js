@@ -15,8 +15,11 @@ const input = {
   fetch: 'src/adapters/fetch.ts',
   testing: 'src/testing/index.ts',
   'cross-tab': 'src/cross-tab/index.ts',
+  apollo: 'src/integrations/apollo/index.ts',
+  urql: 'src/integrations/urql/index.ts',
+  'graphql-ws': 'src/integrations/graphql-ws/index.ts',
 }
-const external = ['axios', 'msw', 'msw/node', 'msw/browser']
+const external = ['axios', 'msw', 'msw/node', 'msw/browser', '@apollo/client/core', '@urql/core', '@urql/exchange-auth', 'graphql-ws']
 const core = fileURLToPath(new URL('./src/core/', import.meta.url))
 const isCore = (id) => id.startsWith(core)
 
@@ -44,7 +47,7 @@ export default [
   ...['d.ts', 'd.cts'].flatMap((ext) => [
     { input: { index: input.index }, external, plugins: [dts({ sourcemap: true })], output: { dir: 'dist', entryFileNames: `[name].${ext}`, sourcemap: true } },
     {
-      input: { axios: input.axios, fetch: input.fetch, testing: input.testing, 'cross-tab': input['cross-tab'] },
+      input: { axios: input.axios, fetch: input.fetch, testing: input.testing, 'cross-tab': input['cross-tab'], apollo: input.apollo, urql: input.urql, 'graphql-ws': input['graphql-ws'] },
       external,
       plugins: [selfReference, dts({ sourcemap: true })],
       output: { dir: 'dist', entryFileNames: `[name].${ext}`, chunkFileNames: `internal/[name]-[hash].${ext}`, sourcemap: true },

@@ -34,6 +34,8 @@ export interface GraphQLServerStats {
   wsConnected: number
   /** WebSocket connections refused at connection_init. */
   wsRefused: number
+  /** Subscriptions started (over all connections). */
+  subscribed: number
 }
 
 interface Claims {
@@ -52,7 +54,8 @@ const schema = buildSchema(/* GraphQL */ `
     sub: String!
   }
   type Query {
-    me: Viewer!
+    "tag: any number, so that a burst of the same query is a burst of distinct operations (urql dedups by key)"
+    me(tag: Int): Viewer!
   }
   type Mutation {
     rename(name: String!): String!
@@ -67,13 +70,15 @@ const unauthenticated = () => new GraphQLError('Not signed in', { extensions: { 
 export async function startGraphQLServer(options: { refusal?: Refusal; wsRefusal?: 4401 | 4403; refreshLatencyMs?: number } = {}) {
   const secret = randomBytes(32).toString('base64url')
   const state = { refuseAll: false, generation: 1, refusal: options.refusal ?? '401', wsRefusal: options.wsRefusal ?? 4403, refreshMode: 'ok' as RefreshMode }
-  const stats: GraphQLServerStats = { refreshCalls: 0, refused: 0, served: 0, wsConnected: 0, wsRefused: 0 }
+  const stats: GraphQLServerStats = { refreshCalls: 0, refused: 0, served: 0, wsConnected: 0, wsRefused: 0, subscribed: 0 }
   const refreshTokens = new Map<string, { status: 'active' | 'rotated'; family: string; sub: string }>()
   const revoked = new Set<string>()
   /** Every token issued, to check none leaks into an error. */
   const issued: string[] = []
   /** The subject of each acknowledged WebSocket connection and the generation of its token, in order. */
   const connections: { sub: string; gen: number }[] = []
+  /** The names of the fields of each connection_init payload, in order. */
+  const initFields: string[][] = []
   /** Each GraphQL request over HTTP: its operation, the subject its token named (valid or not; null: no token) and whether it was served. */
   const log: { operationName: string | undefined; sub: string | null; served: boolean }[] = []
   const sockets = new Set<WebSocket>()
@@ -125,6 +130,7 @@ export async function startGraphQLServer(options: { refusal?: Refusal; wsRefusal
       wake?.()
     }
     subscribers.add(push)
+    stats.subscribed++
     const iterator: AsyncIterableIterator<{ ticks: { n: number; sub: string } }> = {
       async next() {
         while (!queue.length) {
@@ -181,12 +187,16 @@ export async function startGraphQLServer(options: { refusal?: Refusal; wsRefusal
   }
 
   async function serveGraphQL(req: IncomingMessage, res: ServerResponse, body: string) {
-    let operationName: unknown
+    // urql sends queries as GET (the query in the URL), Apollo as POST: read the name from either.
+    const params = new URL(req.url ?? '/', 'http://x').searchParams
+    let request: { operationName?: unknown; query?: unknown } = { operationName: params.get('operationName'), query: params.get('query') }
     try {
-      operationName = (JSON.parse(body) as { operationName?: unknown }).operationName
+      if (body) request = JSON.parse(body) as typeof request
     } catch {
       // graphql-http answers a malformed body itself.
     }
+    const named = typeof request.query === 'string' ? /\b(?:query|mutation)\s+(\w+)/.exec(request.query)?.[1] : undefined
+    const operationName = typeof request.operationName === 'string' ? request.operationName : named
     const hold = typeof operationName === 'string' ? holds.get(operationName)?.shift() : undefined
     if (hold) {
       hold.arrived()
@@ -235,6 +245,7 @@ export async function startGraphQLServer(options: { refusal?: Refusal; wsRefusal
       roots: { subscription: { ticks: rootValue.ticks }, query: rootValue, mutation: rootValue },
       context: (ctx) => ({ viewer: ctx.extra.viewer ?? null }),
       onConnect: (ctx) => {
+        initFields.push(Object.keys(ctx.connectionParams ?? {}))
         const viewer = verify(ctx.connectionParams?.Authorization)
         if (!viewer) {
           stats.wsRefused++
@@ -263,6 +274,7 @@ export async function startGraphQLServer(options: { refusal?: Refusal; wsRefusal
     state,
     issued,
     connections,
+    initFields,
     log,
     /** A signed-in session (of `sub`, default alice) without a login. */
     issue: (sub?: string) => issue(sub),
@@ -310,6 +322,7 @@ export async function startGraphQLServer(options: { refusal?: Refusal; wsRefusal
       state.wsRefusal = options.wsRefusal ?? 4403
       for (const key of Object.keys(stats) as (keyof GraphQLServerStats)[]) stats[key] = 0
       connections.length = 0
+      initFields.length = 0
       holds.clear()
       refreshHold = undefined
     },

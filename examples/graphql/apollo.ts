@@ -7,7 +7,7 @@ import { SessionExpiredError, createTokenManager, fromTokenResponse, isAuthError
 import { createAuthLink } from 'silent-refresh/apollo'
 import { startLocalApi } from './local-api.js'
 
-const api = await startLocalApi({ accessTtlSec: 2 })
+const api = await startLocalApi()
 const manager = createTokenManager({ refresh: refreshTokenGrant({ url: `${api.origin}/auth/token` }) })
 
 const client = new ApolloClient({
@@ -27,7 +27,7 @@ const ME: TypedDocumentNode<{ me: string }> = gql`
 `
 
 await manager.setTokens(fromTokenResponse(api.login('alice')))
-await new Promise((resolve) => setTimeout(resolve, 2100)) // the access token expires
+api.expireTokens() // the server now refuses the access token, as when it expires
 
 try {
   const answers = await Promise.all(Array.from({ length: 20 }, () => client.query({ query: ME, fetchPolicy: 'no-cache' })))

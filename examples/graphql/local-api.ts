@@ -2,7 +2,7 @@
 // GraphQL over HTTP (graphql-http) and over WebSocket (graphql-ws) at /graphql,
 // and an OAuth refresh endpoint (RFC 6749 §6) at /auth/token that rotates
 // refresh tokens. Access tokens are test JWTs from "silent-refresh/testing",
-// valid for `accessTtlSec`. Like most GraphQL servers it refuses an expired
+// valid for `accessTtlSec` or until `expireTokens()`. Like most GraphQL servers it refuses an expired
 // token with `UNAUTHENTICATED` in a 200 over HTTP, and with a 4403 close at
 // connection_init over WebSocket. Your own API takes its place.
 import { createServer, type IncomingMessage } from 'node:http'
@@ -25,19 +25,20 @@ const schema = buildSchema(`
   type Subscription { clock: String! }
 `)
 
-export async function startLocalApi({ accessTtlSec = 60 } = {}) {
+export async function startLocalApi({ accessTtlSec = 900 } = {}) {
   const secret = randomBytes(32).toString('base64url')
   const refreshTokens = new Map<string, string>() // refresh token → subject; a used one is deleted
   const stats = { refreshes: 0 }
+  let generation = 1 // tokens of an older generation are refused: expireTokens()
   const issue = (sub: string) => {
     const refreshToken = randomBytes(24).toString('base64url')
     refreshTokens.set(refreshToken, sub)
     const iat = Math.floor(Date.now() / 1000)
-    return { access_token: mintTestJwt({ sub, iat, exp: iat + accessTtlSec }, { secret }), token_type: 'Bearer', expires_in: accessTtlSec, refresh_token: refreshToken }
+    return { access_token: mintTestJwt({ sub, gen: generation, iat, exp: iat + accessTtlSec }, { secret }), token_type: 'Bearer', expires_in: accessTtlSec, refresh_token: refreshToken }
   }
   const subjectOf = (credentials: unknown) => {
     const claims = typeof credentials === 'string' ? verifyTestJwt(credentials.replace(/^Bearer /, ''), { secret }) : null
-    return claims && typeof claims.exp === 'number' && claims.exp > Date.now() / 1000 ? String(claims.sub) : null
+    return claims && claims.gen === generation && typeof claims.exp === 'number' && claims.exp > Date.now() / 1000 ? String(claims.sub) : null
   }
   const rootValue = {
     me: (_: unknown, { sub }: { sub: string | null }) => {
@@ -91,6 +92,10 @@ export async function startLocalApi({ accessTtlSec = 60 } = {}) {
     stats,
     /** A login, without the form: the token response of a signed-in user. */
     login: (sub: string) => issue(sub),
+    /** Refuses every access token issued so far, as if all had expired. */
+    expireTokens: () => {
+      generation++
+    },
     /** Ends every WebSocket connection with `code`, as a server does when a token expires. */
     closeSockets: (code: number) => wss.clients.forEach((socket) => socket.close(code, 'Token expired')),
     close: () => {

@@ -7,7 +7,7 @@ import { SessionExpiredError, createTokenManager, fromTokenResponse, refreshToke
 import { createAuthConfig } from 'silent-refresh/urql'
 import { startLocalApi } from './local-api.js'
 
-const api = await startLocalApi({ accessTtlSec: 2 })
+const api = await startLocalApi()
 const manager = createTokenManager({ refresh: refreshTokenGrant({ url: `${api.origin}/auth/token` }) })
 
 const client = new Client({
@@ -23,7 +23,7 @@ const ME = gql`
 `
 
 await manager.setTokens(fromTokenResponse(api.login('alice')))
-await new Promise((resolve) => setTimeout(resolve, 2100)) // the access token expires
+api.expireTokens() // the server now refuses the access token, as when it expires
 
 // Distinct variables: urql would share identical queries in flight.
 const results = await Promise.all(Array.from({ length: 20 }, (_, n) => client.query(ME, { tag: n }).toPromise()))

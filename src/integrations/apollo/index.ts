@@ -1,5 +1,5 @@
 /**
- * "silent-refresh/apollo": an Apollo Client link (Apollo Client 3.8+ and 4).
+ * "silent-refresh/apollo": an Apollo Client link (Apollo Client 3.14+ and 4).
  *
  * The link attaches the token to each operation and reads each answer: an HTTP
  * 401, or a GraphQL error `UNAUTHENTICATED` inside a 200, goes to

@@ -16,9 +16,8 @@ export interface GraphQLAnswer {
 
 /**
  * The default `shouldRefresh` of the GraphQL entries: HTTP 401, or a GraphQL
- * error with `extensions.code` `UNAUTHENTICATED` (Apollo Server, GraphQL Yoga,
- * Hasura's `invalid-jwt` aside) — the form most servers answer an expired token
- * with inside a 200.
+ * error with `extensions.code` `UNAUTHENTICATED` (Apollo Server, GraphQL Yoga):
+ * the form most servers answer an expired token with inside a 200.
  */
 export function isUnauthenticated(answer: GraphQLAnswer): boolean {
   return answer.status === 401 || answer.errors.some((error) => error?.extensions?.code === 'UNAUTHENTICATED')

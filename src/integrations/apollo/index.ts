@@ -97,7 +97,7 @@ export function createAuthLink(manager: TokenManager, options: AuthLinkOptions =
         observer.error(error)
       }
 
-      /** The server refused `token`: retry with the token the manager gives, or hand `answer` back as it came. */
+      /** The server refused `token`: send again with the token the manager gives, or `handBack()` the answer as it came. */
       const refused = (token: AccessToken | null, handBack: () => void) => {
         manager.tokenRejected(token, { signal }).then((next) => {
           if (signal.aborted) return

@@ -18,8 +18,22 @@ const input = {
   react: 'src/integrations/react/index.ts',
   'react-native': 'src/integrations/react-native/index.ts',
   'rtk-query': 'src/integrations/rtk-query/index.ts',
+  apollo: 'src/integrations/apollo/index.ts',
+  urql: 'src/integrations/urql/index.ts',
+  'graphql-ws': 'src/integrations/graphql-ws/index.ts',
 }
-const external = ['axios', 'msw', 'msw/node', 'msw/browser', 'react', '@reduxjs/toolkit/query']
+const external = [
+  'axios',
+  'msw',
+  'msw/node',
+  'msw/browser',
+  'react',
+  '@reduxjs/toolkit/query',
+  '@apollo/client/core',
+  '@urql/core',
+  '@urql/exchange-auth',
+  'graphql-ws',
+]
 /** React Server Components load "silent-refresh/react" on the client side only (rollup drops module-level directives). */
 const banner = (chunk) => (chunk.isEntry && chunk.name === 'react' ? "'use client';" : '')
 const core = fileURLToPath(new URL('./src/core/', import.meta.url))

@@ -86,8 +86,11 @@ beforeAll(async () => {
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'docs-app', private: true, type: 'module' }, null, 2))
   // The versions this repository tests with, so the npm cache has them; vite is vitest's own. Beside them,
   // every package a block imports that this repository installs (ky, @tanstack/react-query, …: docs/integrations/).
-  const imported = snippets.flatMap((s) => [...s.code.matchAll(/from '((?:@[\w.-]+\/)?[\w.-]+)/g)].map((m) => m[1]!))
+  const imported = snippets.flatMap((s) => [...s.code.matchAll(/(?:from |import\()'((?:@[\w.-]+\/)?[\w.-]+)/g)].map((m) => m[1]!))
   const clients = [...new Set(imported)].filter((name) => name !== 'silent-refresh' && existsSync(join(ROOT, 'node_modules', name, 'package.json')))
+  // A client without types of its own (ws) brings its DefinitelyTyped package, as a user's project would.
+  const typings = clients.map((name) => `@types/${name.replace(/^@([^/]+)\//, '$1__')}`).filter((name) => existsSync(join(ROOT, 'node_modules', name, 'package.json')))
+  clients.push(...typings)
   const peers = [...new Set(['axios', 'msw', 'vitest', 'vite', '@types/node', ...clients])].map((name) => `${name}@${versionOf(name)}`)
   const installed = await run(
     'npm',
@@ -157,7 +160,8 @@ function writeTsconfigs(): void {
   const files = (list: Snippet[]) => list.map(pathOf)
   for (const mode of MODES) {
     // vite (and so vitest's config) resolves only through package exports: not for node10 projects.
-    const forMode = (list: Snippet[]) => (mode.moduleResolution === 'node' ? list.filter((s) => !/from 'vite'/.test(s.code)) : list)
+    // node10 ignores `exports`: vite, and graphql-ws's server (`graphql-ws/use/ws`), resolve only through it.
+    const forMode = (list: Snippet[]) => (mode.moduleResolution === 'node' ? list.filter((s) => !/from '(vite|graphql-ws\/use\/)/.test(s.code)) : list)
     const compilerOptions = { ...base, module: mode.module, moduleResolution: mode.moduleResolution }
     write(configName(mode, 'complete'), { compilerOptions, files: files(forMode(complete)) })
     write(configName(mode, 'fragments'), { compilerOptions, files: ['fragment-context.d.ts', ...files(forMode(fragments))] })

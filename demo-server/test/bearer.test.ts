@@ -2,7 +2,7 @@ import { createServer, request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createHmac } from 'node:crypto'
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWTPayload } from 'jose'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { build, type TestContext } from './helpers/build.ts'
 
 const ISS = 'http://localhost:3000'
@@ -22,7 +22,6 @@ beforeEach(async () => {
   const payload = JSON.parse(Buffer.from(access.split('.')[1]!, 'base64url').toString()) as { sid: string; sub: string }
   ;({ sid, sub } = payload)
 })
-afterEach(() => ctx.app.close())
 
 const nowSec = () => Math.floor(ctx.clock.now() / 1000)
 

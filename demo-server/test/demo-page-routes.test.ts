@@ -1,12 +1,11 @@
 // The demo page's server side: the SDK's ESM files and page assets (routes/sdk.ts),
 // and the demo levers (routes/demo.ts).
 import { existsSync } from 'node:fs'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { build, type TestContext } from './helpers/build.ts'
 import { SDK_DIST } from '../src/routes/sdk.ts'
 
 let ctx: TestContext
-afterEach(() => ctx?.app.close())
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 

@@ -1,12 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { LightMyRequestResponse } from 'fastify'
 import { DEMO, build, parseSetCookie, setCookies, type TestContext } from './helpers/build.ts'
 
 let ctx: TestContext | undefined
-afterEach(async () => {
-  await ctx?.app.close()
-  ctx = undefined
-})
 
 function sink(): { stream: { write(line: string): void }; text: () => string; lines: () => Array<Record<string, unknown>> } {
   const lines: string[] = []

@@ -1,11 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { DEMO, build, parseSetCookie, setCookies, type TestContext } from './helpers/build.ts'
 
 let ctx: TestContext | undefined
-afterEach(async () => {
-  await ctx?.app.close()
-  ctx = undefined
-})
 
 const json = (body: string) => ({ 'content-type': 'application/json', body })
 

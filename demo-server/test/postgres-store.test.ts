@@ -216,22 +216,17 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
       const limits = { refreshPerIp: { max: 3, windowMs: 1500 } }
       const a = await build({ store: sa!, rateLimitStore: createPostgresRateLimitStore(sa!.pool), rateLimits: limits })
       const b = await build({ store: sb!, rateLimitStore: createPostgresRateLimitStore(sb!.pool), rateLimits: limits })
-      try {
-        const statuses: number[] = []
-        for (const ctx of [a, b, a, b]) statuses.push((await ctx.refresh('x'.repeat(43))).statusCode)
-        expect(statuses).toEqual([400, 400, 400, 429])
-        const limited = await a.refresh('x'.repeat(43))
-        expect(limited.statusCode).toBe(429)
-        expect(limited.json()).toMatchObject({ error: 'rate_limited' })
-        expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1)
-        // Logout has its own key space (per route), even with the same limit.
-        expect((await b.logout()).statusCode).toBe(204)
-        await new Promise((r) => setTimeout(r, 1600))
-        expect((await b.refresh('x'.repeat(43))).statusCode).toBe(400)
-      } finally {
-        await a.app.close()
-        await b.app.close()
-      }
+      const statuses: number[] = []
+      for (const ctx of [a, b, a, b]) statuses.push((await ctx.refresh('x'.repeat(43))).statusCode)
+      expect(statuses).toEqual([400, 400, 400, 429])
+      const limited = await a.refresh('x'.repeat(43))
+      expect(limited.statusCode).toBe(429)
+      expect(limited.json()).toMatchObject({ error: 'rate_limited' })
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+      // Logout has its own key space (per route), even with the same limit.
+      expect((await b.logout()).statusCode).toBe(204)
+      await new Promise((r) => setTimeout(r, 1600))
+      expect((await b.refresh('x'.repeat(43))).statusCode).toBe(400)
     })
 
     it('failed logins per account count together, and a peek does not count', async () => {
@@ -240,20 +235,15 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
       const limits = { loginFailuresPerAccount: { max: 2, windowMs: 60_000 } }
       const a = await build({ store: sa!, rateLimitStore: createPostgresRateLimitStore(sa!.pool), rateLimits: limits })
       const b = await build({ store: sb!, rateLimitStore: createPostgresRateLimitStore(sb!.pool), rateLimits: limits })
-      try {
-        // Successes are only peeked at: any number of them leaves the count alone.
-        for (const ctx of [a, b, a]) expect((await ctx.login()).statusCode).toBe(200)
-        const wrong = { username: DEMO.username, password: 'wrong' }
-        expect((await a.login(wrong)).statusCode).toBe(401)
-        expect((await b.login(wrong)).statusCode).toBe(401)
-        const refused = await a.login()
-        expect(refused.statusCode).toBe(429)
-        expect(Number(refused.headers['retry-after'])).toBeGreaterThan(50)
-        expect((await b.login()).statusCode).toBe(429)
-      } finally {
-        await a.app.close()
-        await b.app.close()
-      }
+      // Successes are only peeked at: any number of them leaves the count alone.
+      for (const ctx of [a, b, a]) expect((await ctx.login()).statusCode).toBe(200)
+      const wrong = { username: DEMO.username, password: 'wrong' }
+      expect((await a.login(wrong)).statusCode).toBe(401)
+      expect((await b.login(wrong)).statusCode).toBe(401)
+      const refused = await a.login()
+      expect(refused.statusCode).toBe(429)
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(50)
+      expect((await b.login()).statusCode).toBe(429)
     })
   })
 
@@ -263,38 +253,34 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
       const url = await freshDatabase()
       const store = await open(url, { connectTimeoutMs: 1000 })
       const ctx = await build({ store, rateLimitStore: createPostgresRateLimitStore(store.pool) })
-      try {
-        const login = await ctx.login()
-        expect(login.statusCode).toBe(200)
-        const tokens = login.json<{ access_token: string; refresh_token: string }>()
+      const login = await ctx.login()
+      expect(login.statusCode).toBe(200)
+      const tokens = login.json<{ access_token: string; refresh_token: string }>()
 
-        await server.stop()
-        const started = Date.now()
-        const refresh = await ctx.refresh(tokens.refresh_token)
-        expect(refresh.statusCode).toBe(503)
-        expect(refresh.json()).toEqual({
-          error: 'temporarily_unavailable',
-          error_description: 'The service is temporarily unavailable; retry shortly.',
-        })
-        expect(refresh.headers['retry-after']).toBe('2')
-        expect(refresh.headers['cache-control']).toBe('no-store')
-        expect((await ctx.me(tokens.access_token)).statusCode).toBe(503)
-        expect((await ctx.login()).statusCode).toBe(503)
-        const health = await ctx.app.inject({ method: 'GET', url: '/healthz' })
-        expect(health.statusCode).toBe(503)
-        expect(Date.now() - started).toBeLessThan(10_000)
-        await expect(store.rotate(rotateInput('x', 'y'))).rejects.toBeInstanceOf(StoreUnavailableError)
+      await server.stop()
+      const started = Date.now()
+      const refresh = await ctx.refresh(tokens.refresh_token)
+      expect(refresh.statusCode).toBe(503)
+      expect(refresh.json()).toEqual({
+        error: 'temporarily_unavailable',
+        error_description: 'The service is temporarily unavailable; retry shortly.',
+      })
+      expect(refresh.headers['retry-after']).toBe('2')
+      expect(refresh.headers['cache-control']).toBe('no-store')
+      expect((await ctx.me(tokens.access_token)).statusCode).toBe(503)
+      expect((await ctx.login()).statusCode).toBe(503)
+      const health = await ctx.app.inject({ method: 'GET', url: '/healthz' })
+      expect(health.statusCode).toBe(503)
+      expect(Date.now() - started).toBeLessThan(10_000)
+      await expect(store.rotate(rotateInput('x', 'y'))).rejects.toBeInstanceOf(StoreUnavailableError)
 
-        await server.start()
-        // The refresh token was never rotated: it works now, exactly once.
-        const again = await ctx.refresh(tokens.refresh_token)
-        expect(again.statusCode).toBe(200)
-        const next = again.json<{ access_token: string }>()
-        expect((await ctx.me(next.access_token)).statusCode).toBe(200)
-        expect((await ctx.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
-      } finally {
-        await ctx.app.close()
-      }
+      await server.start()
+      // The refresh token was never rotated: it works now, exactly once.
+      const again = await ctx.refresh(tokens.refresh_token)
+      expect(again.statusCode).toBe(200)
+      const next = again.json<{ access_token: string }>()
+      expect((await ctx.me(next.access_token)).statusCode).toBe(200)
+      expect((await ctx.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
     })
   })
 })

@@ -1,11 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { build, type TestContext } from './helpers/build.ts'
 
 let ctx: TestContext | undefined
-afterEach(async () => {
-  await ctx?.app.close()
-  ctx = undefined
-})
 
 const INVALID_GRANT = { error: 'invalid_grant', error_description: 'The refresh token is invalid, expired or revoked.' }
 

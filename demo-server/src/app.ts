@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createScryptHasher } from './auth/password.ts'
 import type { AppOptions, ResolvedOptions } from './options.ts'
 import services from './plugins/services.ts'
@@ -100,7 +101,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     // Answer 503 to new requests while closing, finish in-flight ones.
     return503OnClosing: true,
-  })
+  }).withTypeProvider<TypeBoxTypeProvider>()
 
   // Graceful shutdown: requests still in flight when close() starts get
   // `Connection: close`, so their keep-alive sockets do not hold close() open.

@@ -21,6 +21,16 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The verified claims of a request on a protected route (after `app.authenticate`).
+ * Throws the RFC 6750 401 if the route was wired without authentication, rather
+ * than letting a missing identity through as `undefined`.
+ */
+export function authOf(request: FastifyRequest): AccessTokenClaims {
+  if (request.auth === null) throw challenge(401, null, 'This route needs an access token: Authorization: Bearer <token>.')
+  return request.auth
+}
+
 /** RFC 6750 §3 challenge. Descriptions are ours and never contain the token. */
 export function challenge(status: 400 | 401, error: 'invalid_request' | 'invalid_token' | null, description: string): HttpError {
   const params = [`realm="${REALM}"`]

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import { Type, type FastifyPluginAsyncTypebox, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { HttpError } from '../errors.ts'
-import { challenge } from '../plugins/authenticate.ts'
+import { authOf, challenge } from '../plugins/authenticate.ts'
 
 /** What the next `POST /auth/token` answers: 503 (transient: the SDK retries) or 400 invalid_grant (terminal). */
 export type RefreshFailure = 'transient' | 'terminal'
@@ -25,7 +25,7 @@ declare module 'fastify' {
  *
  * Registered with `fastify-plugin` before the auth and API routes, so its hooks see them.
  */
-async function demoRoutes(app: FastifyInstance): Promise<void> {
+const demoRoutes: FastifyPluginAsyncTypebox = async (app) => {
   /** Per session (`sid`): tokens issued before this second, or with these ids, are treated as expired. */
   const expired = new Map<string, { beforeSec: number; jtis: Set<string> }>()
   let failNext: RefreshFailure | null = null
@@ -63,14 +63,7 @@ async function demoRoutes(app: FastifyInstance): Promise<void> {
         '/stats',
         {
           schema: {
-            response: {
-              200: {
-                type: 'object',
-                required: ['refreshes', 'refreshFailures'],
-                additionalProperties: false,
-                properties: { refreshes: { type: 'integer' }, refreshFailures: { type: 'integer' } },
-              },
-            },
+            response: { 200: Type.Object({ refreshes: Type.Integer(), refreshFailures: Type.Integer() }, { additionalProperties: false }) },
           },
         },
         async (_request, reply) => {
@@ -79,11 +72,12 @@ async function demoRoutes(app: FastifyInstance): Promise<void> {
         },
       )
 
-      await demo.register(async (levers) => {
+      await demo.register(async (scope) => {
+        const levers = scope.withTypeProvider<TypeBoxTypeProvider>()
         levers.addHook('onRequest', app.authenticate)
 
         levers.post('/expire', async (request, reply) => {
-          const { sid, jti } = request.auth!
+          const { sid, jti } = authOf(request)
           const cut = expired.get(sid) ?? { beforeSec: 0, jtis: new Set<string>() }
           // Every token of an earlier second, and the caller's own (the tabs share it);
           // one issued later in this same second (a refresh racing the click) stays valid.
@@ -93,15 +87,14 @@ async function demoRoutes(app: FastifyInstance): Promise<void> {
           return reply.code(204).send()
         })
 
-        levers.post<{ Body: { mode?: RefreshFailure } | undefined }>(
+        levers.post(
           '/fail-next-refresh',
           {
             schema: {
-              body: {
-                type: 'object',
-                additionalProperties: false,
-                properties: { mode: { type: 'string', enum: ['transient', 'terminal'] } },
-              },
+              body: Type.Object(
+                { mode: Type.Optional(Type.Union([Type.Literal('transient'), Type.Literal('terminal')])) },
+                { additionalProperties: false },
+              ),
             },
           },
           async (request, reply) => {

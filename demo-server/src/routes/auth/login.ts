@@ -1,13 +1,17 @@
-import type { FastifyInstance } from 'fastify'
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HttpError } from '../../errors.ts'
+import { TokenResponse } from '../../schemas.ts'
 import { MAX_PASSWORD_LENGTH } from '../../auth/password.ts'
 import { generateId, generateRefreshToken, hashRefreshToken } from '../../tokens/refresh-token.ts'
-import { sendTokens, tokenResponseSchema } from './token-response.ts'
+import { sendTokens } from './token-response.ts'
 
-interface LoginBody {
-  username: string
-  password: string
-}
+const LoginBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 64 }),
+    password: Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH }),
+  },
+  { additionalProperties: false },
+)
 
 const INVALID_CREDENTIALS = 'Invalid username or password.'
 
@@ -19,33 +23,22 @@ const INVALID_CREDENTIALS = 'Invalid username or password.'
 export const LOGIN_BODY_LIMIT = 128 * 1024
 
 /** `POST /auth/login` — JSON `{ username, password }` → RFC 6749 §5.1 token response. */
-export default async function loginRoute(app: FastifyInstance): Promise<void> {
+const loginRoute: FastifyPluginAsyncTypebox = async (app) => {
   const { loginPerIp, loginFailuresPerAccount } = app.settings.rateLimits
   // Counts failures only (peeked before, consumed after a failure), so a person
   // who types the right password is never locked out by their own successes.
   const accountFailures = app.createRateLimit({
     max: loginFailuresPerAccount.max,
     timeWindow: loginFailuresPerAccount.windowMs,
-    keyGenerator: (request) => `login-account:${(request.body as LoginBody).username}`,
+    keyGenerator: (request) => `login-account:${(request.body as { username: string }).username}`,
   })
 
-  app.post<{ Body: LoginBody }>(
+  app.post(
     '/login',
     {
       bodyLimit: LOGIN_BODY_LIMIT,
       config: { rateLimit: { max: loginPerIp.max, timeWindow: loginPerIp.windowMs } },
-      schema: {
-        body: {
-          type: 'object',
-          required: ['username', 'password'],
-          additionalProperties: false,
-          properties: {
-            username: { type: 'string', minLength: 1, maxLength: 64 },
-            password: { type: 'string', minLength: 1, maxLength: MAX_PASSWORD_LENGTH },
-          },
-        },
-        response: { 200: tokenResponseSchema },
-      },
+      schema: { body: LoginBody, response: { 200: TokenResponse } },
     },
     async (request, reply) => {
       const { username, password } = request.body
@@ -85,3 +78,5 @@ export default async function loginRoute(app: FastifyInstance): Promise<void> {
     },
   )
 }
+
+export default loginRoute

@@ -1,13 +1,17 @@
-import type { FastifyInstance } from 'fastify'
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HttpError } from '../../errors.ts'
+import { ClientId, MAX_REFRESH_TOKEN_LENGTH, TokenResponse } from '../../schemas.ts'
 import { generateRefreshToken, hashRefreshToken, isWellFormedRefreshToken } from '../../tokens/refresh-token.ts'
-import { REFRESH_COOKIE, clearRefreshCookie, noStore, sendTokens, tokenResponseSchema } from './token-response.ts'
+import { REFRESH_COOKIE, clearRefreshCookie, noStore, sendTokens } from './token-response.ts'
 
-interface TokenBody {
-  grant_type: string
-  refresh_token?: string
-  client_id?: string
-}
+const TokenBody = Type.Object(
+  {
+    grant_type: Type.String({ minLength: 1, maxLength: 64 }),
+    refresh_token: Type.Optional(Type.String({ maxLength: MAX_REFRESH_TOKEN_LENGTH })),
+    client_id: Type.Optional(ClientId),
+  },
+  { additionalProperties: false },
+)
 
 /**
  * One description for unknown, malformed, expired, revoked and reused tokens
@@ -20,28 +24,15 @@ export const INVALID_GRANT_DESCRIPTION = 'The refresh token is invalid, expired 
 export const CONFLICT_RETRY_AFTER_SECONDS = 1
 
 /** `POST /auth/token` — `grant_type=refresh_token` (RFC 6749 §6), form or JSON → rotated pair. */
-export default async function tokenRoute(app: FastifyInstance): Promise<void> {
+const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
   const { refreshPerIp } = app.settings.rateLimits
   const cookieMode = app.settings.refreshTokenTransport === 'cookie'
 
-  app.post<{ Body: TokenBody }>(
+  app.post(
     '/token',
     {
       config: { rateLimit: { max: refreshPerIp.max, timeWindow: refreshPerIp.windowMs } },
-      schema: {
-        body: {
-          type: 'object',
-          required: ['grant_type'],
-          additionalProperties: false,
-          properties: {
-            grant_type: { type: 'string', minLength: 1, maxLength: 64 },
-            refresh_token: { type: 'string', maxLength: 512 },
-            // Accepted for clients that always send it (public client; not checked).
-            client_id: { type: 'string', maxLength: 128 },
-          },
-        },
-        response: { 200: tokenResponseSchema },
-      },
+      schema: { body: TokenBody, response: { 200: TokenResponse } },
     },
     async (request, reply) => {
       noStore(reply)
@@ -108,3 +99,5 @@ export default async function tokenRoute(app: FastifyInstance): Promise<void> {
     },
   )
 }
+
+export default tokenRoute

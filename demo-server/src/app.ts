@@ -1,10 +1,11 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createScryptHasher } from './auth/password.ts'
+import { HttpError } from './errors.ts'
 import type { AppOptions, ResolvedOptions } from './options.ts'
 import services from './plugins/services.ts'
 import security from './plugins/security.ts'
-import errorHandler from './plugins/error-handler.ts'
+import errorHandler, { clientErrorHandler, frameworkErrorHandler } from './plugins/error-handler.ts'
 import authenticate from './plugins/authenticate.ts'
 import authRoutes, { AUTH_BODY_LIMIT } from './routes/auth/index.ts'
 import apiRoutes from './routes/api/index.ts'
@@ -99,15 +100,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: AUTH_BODY_LIMIT,
     // Every schema means exactly what it says: no silently dropped fields, no "1" → 1.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
-    // Answer 503 to new requests while closing, finish in-flight ones.
-    return503OnClosing: true,
+    // Requests arriving while closing get our own 503 (the onRequest hook below), not Fastify's body.
+    return503OnClosing: false,
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // Graceful shutdown: requests still in flight when close() starts get
-  // `Connection: close`, so their keep-alive sockets do not hold close() open.
+  // `Connection: close`, so their keep-alive sockets do not hold close() open;
+  // new requests on already open connections get a 503 with Retry-After.
   let closing = false
   app.addHook('preClose', async () => {
     closing = true
+  })
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return
+    reply.header('connection', 'close')
+    throw new HttpError(503, 'temporarily_unavailable', 'The server is shutting down; retry shortly.', { 'retry-after': '1' })
   })
   app.addHook('onSend', async (request, reply) => {
     if (closing) reply.header('connection', 'close')

@@ -17,6 +17,9 @@ export const TokenResponse = Type.Object(
 )
 export type TokenResponse = Static<typeof TokenResponse>
 
+/** Every error response: `{ error, error_description }` (RFC 6749 §5.2 shape). */
+export const ErrorBody = Type.Object({ error: Type.String(), error_description: Type.String() }, { additionalProperties: false })
+
 /** Longest refresh token accepted by the schema; well-formed ones are 43 characters (checked after). */
 export const MAX_REFRESH_TOKEN_LENGTH = 512
 /** `client_id` is accepted for clients that always send it (public client; not checked). */

@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ErrorBody } from '../schemas.ts'
 
 const Health = Type.Object({ status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]) }, { additionalProperties: false })
 
@@ -8,7 +9,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/healthz',
     {
       logLevel: 'warn',
-      schema: { response: { 200: Health, 503: Health } },
+      // 503 is also the shutdown answer, in the common error shape.
+      schema: { response: { 200: Health, 503: Type.Union([Health, ErrorBody]) } },
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store')

@@ -5,9 +5,13 @@ import { MAX_PASSWORD_LENGTH } from '../../auth/password.ts'
 import { generateId, generateRefreshToken, hashRefreshToken } from '../../tokens/refresh-token.ts'
 import { sendTokens } from './token-response.ts'
 
+/** Usernames: 1–64 characters, none of them a control character (`\p{Cc}`, NUL included) or a lone surrogate (`\p{Cs}`). */
+export const USERNAME_PATTERN = '^[^\\p{Cc}\\p{Cs}]+$'
+
 const LoginBody = Type.Object(
   {
-    username: Type.String({ minLength: 1, maxLength: 64 }),
+    // No control characters (NUL above all: PostgreSQL refuses it in text) and no lone surrogates.
+    username: Type.String({ minLength: 1, maxLength: 64, pattern: USERNAME_PATTERN }),
     password: Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH }),
   },
   { additionalProperties: false },

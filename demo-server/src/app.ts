@@ -7,6 +7,7 @@ import services from './plugins/services.ts'
 import security from './plugins/security.ts'
 import errorHandler, { clientErrorHandler, frameworkErrorHandler } from './plugins/error-handler.ts'
 import authenticate from './plugins/authenticate.ts'
+import connections from './plugins/connections.ts'
 import authRoutes, { AUTH_BODY_LIMIT } from './routes/auth/index.ts'
 import apiRoutes from './routes/api/index.ts'
 import wellKnownRoutes from './routes/well-known.ts'
@@ -15,7 +16,7 @@ import homeRoutes from './routes/home.ts'
 import demoRoutes from './routes/demo.ts'
 import sdkRoutes from './routes/sdk.ts'
 
-export type { AppOptions, RateLimitRule, RefreshTokenTransport } from './options.ts'
+export type { AppOptions, ClientTimeouts, RateLimitRule, RefreshTokenTransport } from './options.ts'
 
 /** Paths pino replaces with "[redacted]": credentials, cookies and tokens, wherever they appear. */
 export const REDACT_PATHS = [
@@ -44,6 +45,20 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
   const grace = options.refreshReuseGraceMs ?? 0
   if (!Number.isFinite(grace) || grace < 0) throw new TypeError('"refreshReuseGraceMs" must be a number >= 0')
   const limits = options.rateLimits ?? {}
+  const maxSlowDelayMs = options.maxSlowDelayMs ?? 10_000
+  const timeouts = {
+    headersMs: positive('timeouts.headersMs', options.timeouts?.headersMs ?? 10_000),
+    requestMs: positive('timeouts.requestMs', options.timeouts?.requestMs ?? 15_000),
+    keepAliveMs: positive('timeouts.keepAliveMs', options.timeouts?.keepAliveMs ?? 72_000),
+    idleMs: positive('timeouts.idleMs', options.timeouts?.idleMs ?? 60_000),
+  }
+  if (timeouts.requestMs < timeouts.headersMs) throw new TypeError('"timeouts.requestMs" must be at least "timeouts.headersMs"')
+  // The idle timeout also runs while a handler works: it must outlast the slowest one.
+  if (timeouts.idleMs <= maxSlowDelayMs) throw new TypeError('"timeouts.idleMs" must be longer than "maxSlowDelayMs"')
+  const maxConnectionsPerAddress = options.maxConnectionsPerAddress ?? 64
+  if (!Number.isInteger(maxConnectionsPerAddress) || maxConnectionsPerAddress < 0) {
+    throw new TypeError('"maxConnectionsPerAddress" must be a whole number >= 0')
+  }
   return {
     store: options.store,
     keys: options.keys,
@@ -65,7 +80,9 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
     logger: options.logger ?? false,
     trustProxy: options.trustProxy ?? false,
     now: options.now ?? Date.now,
-    maxSlowDelayMs: options.maxSlowDelayMs ?? 10_000,
+    maxSlowDelayMs,
+    timeouts,
+    maxConnectionsPerAddress,
   }
 }
 
@@ -94,8 +111,18 @@ function loggerOptions(logger: ResolvedOptions['logger']): FastifyServerOptions[
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const resolved = resolveOptions(options)
+  const { timeouts } = resolved
   const app = Fastify({
     logger: loggerOptions(resolved.logger),
+    // Fastify turns Node's request timeouts off by default; a stalled or trickling client would hold its socket for ever.
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    http: {
+      headersTimeout: timeouts.headersMs,
+      // Node checks the header and request timeouts on this interval (default 30 s, which would triple a 10 s limit).
+      connectionsCheckingInterval: Math.min(1000, Math.max(10, Math.floor(timeouts.headersMs / 4))),
+    },
     trustProxy: resolved.trustProxy,
     bodyLimit: AUTH_BODY_LIMIT,
     // Every schema means exactly what it says: no silently dropped fields, no "1" → 1.
@@ -130,6 +157,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain')
 
   await app.register(services, resolved)
+  await app.register(connections)
   await app.register(errorHandler)
   await app.register(security)
   await app.register(authenticate)

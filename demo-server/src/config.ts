@@ -157,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     throw new ConfigError(`REFRESH_TOKEN_TRANSPORT must be "body" or "cookie" (got "${transport}")`)
   }
 
+  const ms = (name: string, fallback: string): number => Math.round(parseDuration(name, get(name) ?? fallback) * 1000)
+
   const rule = (maxName: string, maxDefault: number, windowName: string, windowDefault: string): RateLimitRule => ({
     max: integer(maxName, get(maxName) ?? String(maxDefault), 1),
     windowMs: Math.round(parseDuration(windowName, get(windowName) ?? windowDefault) * 1000),
@@ -192,6 +194,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       },
       trustProxy: bool('TRUST_PROXY', get('TRUST_PROXY') ?? 'false'),
       maxSlowDelayMs: integer('SLOW_MAX_DELAY_MS', get('SLOW_MAX_DELAY_MS') ?? '10000', 0, 120_000),
+      timeouts: {
+        headersMs: ms('HEADERS_TIMEOUT', '10s'),
+        requestMs: ms('REQUEST_TIMEOUT', '15s'),
+        keepAliveMs: ms('KEEP_ALIVE_TIMEOUT', '72s'),
+        idleMs: ms('IDLE_TIMEOUT', '60s'),
+      },
+      maxConnectionsPerAddress: integer('MAX_CONNECTIONS_PER_ADDRESS', get('MAX_CONNECTIONS_PER_ADDRESS') ?? '64', 0, 1_000_000),
     },
   }
 }

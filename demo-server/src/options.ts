@@ -12,6 +12,22 @@ export interface RateLimitRule {
   windowMs: number
 }
 
+/**
+ * How long a client may take, ms. Each closes a way to hold a connection (and
+ * a file descriptor) open without sending a request: see the README's
+ * security section for why each value.
+ */
+export interface ClientTimeouts {
+  /** The request line and headers must have arrived within this. Node's `headersTimeout`. @default 10_000 */
+  headersMs?: number
+  /** The whole request, body included, must have arrived within this; at least `headersMs`. Node's `requestTimeout`. @default 15_000 */
+  requestMs?: number
+  /** An idle keep-alive connection is closed after this. @default 72_000 */
+  keepAliveMs?: number
+  /** A connection with no traffic either way is closed after this; longer than any handler (`maxSlowDelayMs`). @default 60_000 */
+  idleMs?: number
+}
+
 /** Options of {@link buildApp}. Only `store` and `keys` are required. */
 export interface AppOptions {
   store: Store
@@ -55,10 +71,15 @@ export interface AppOptions {
   now?: () => number
   /** Longest delay `GET /api/slow` accepts, ms. @default 10_000 */
   maxSlowDelayMs?: number
+  /** Time limits for slow, stalled and idle clients. */
+  timeouts?: ClientTimeouts
+  /** Most connections one address (IPv6: one /64) may hold open; 0 for no cap (behind a proxy). @default 64 */
+  maxConnectionsPerAddress?: number
 }
 
 /** {@link AppOptions} with every default applied. */
-export type ResolvedOptions = Required<Omit<AppOptions, 'rateLimits' | 'logger' | 'rateLimitStore'>> & {
+export type ResolvedOptions = Required<Omit<AppOptions, 'rateLimits' | 'logger' | 'rateLimitStore' | 'timeouts'>> & {
+  timeouts: Required<ClientTimeouts>
   rateLimits: Required<NonNullable<AppOptions['rateLimits']>>
   logger: AppOptions['logger']
   rateLimitStore: AppOptions['rateLimitStore']

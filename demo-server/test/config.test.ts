@@ -22,6 +22,8 @@ describe('loadConfig', () => {
       refreshTokenTransport: 'body',
       allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
       trustProxy: false,
+      timeouts: { headersMs: 10_000, requestMs: 15_000, keepAliveMs: 72_000, idleMs: 60_000 },
+      maxConnectionsPerAddress: 64,
       rateLimits: {
         loginPerIp: { max: 30, windowMs: 60_000 },
         loginFailuresPerAccount: { max: 10, windowMs: 900_000 },
@@ -55,6 +57,11 @@ describe('loadConfig', () => {
       TRUST_PROXY: 'true',
       LOG_LEVEL: 'debug',
       SLOW_MAX_DELAY_MS: '500',
+      HEADERS_TIMEOUT: '5s',
+      REQUEST_TIMEOUT: '8s',
+      KEEP_ALIVE_TIMEOUT: '30s',
+      IDLE_TIMEOUT: '2m',
+      MAX_CONNECTIONS_PER_ADDRESS: '0',
     })
     expect(config).toMatchObject({ port: 8080, host: '0.0.0.0', dbPath: ':memory:', keyFile: null, privateKey: '{"kty":"OKP"}', demoUsername: 'alice', demoPassword: 'pw', logLevel: 'debug' })
     expect(config.app).toMatchObject({
@@ -68,6 +75,8 @@ describe('loadConfig', () => {
       allowedOrigins: ['https://a.example', 'https://b.example:8443'],
       trustProxy: true,
       maxSlowDelayMs: 500,
+      timeouts: { headersMs: 5000, requestMs: 8000, keepAliveMs: 30_000, idleMs: 120_000 },
+      maxConnectionsPerAddress: 0,
       rateLimits: {
         loginPerIp: { max: 5, windowMs: 30_000 },
         loginFailuresPerAccount: { max: 3, windowMs: 3_600_000 },

@@ -4,6 +4,7 @@ import helmet from '@fastify/helmet'
 import cookie from '@fastify/cookie'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
+import { addressKey } from '../client-address.ts'
 import { HttpError } from '../errors.ts'
 import { CSRF_HEADER } from './csrf.ts'
 
@@ -39,6 +40,8 @@ async function security(app: FastifyInstance): Promise<void> {
 
   await app.register(rateLimit, {
     global: false,
+    // One counter per client address; an IPv6 client counts once per /64, not once per address it can pick.
+    keyGenerator: (request) => addressKey(request.ip),
     // A shared store (PostgreSQL) when several instances run; else counters in memory.
     ...(app.settings.rateLimitStore ? { store: app.settings.rateLimitStore } : {}),
     errorResponseBuilder: (_request, context) =>

@@ -1,7 +1,8 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createScryptHasher } from './auth/password.ts'
 import { HttpError } from './errors.ts'
+import { loggerOptions } from './logging.ts'
 import type { AppOptions, ResolvedOptions } from './options.ts'
 import services from './plugins/services.ts'
 import security from './plugins/security.ts'
@@ -17,17 +18,6 @@ import demoRoutes from './routes/demo.ts'
 import sdkRoutes from './routes/sdk.ts'
 
 export type { AppOptions, ClientTimeouts, RateLimitRule, RefreshTokenTransport } from './options.ts'
-
-/** Paths pino replaces with "[redacted]": credentials, cookies and tokens, wherever they appear. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  '*.password',
-  '*.refresh_token',
-  '*.access_token',
-  'body.password',
-  'body.refresh_token',
-]
 
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new TypeError(`"${name}" must be a positive number`)
@@ -86,19 +76,6 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
   }
 }
 
-function loggerOptions(logger: ResolvedOptions['logger']): FastifyServerOptions['logger'] {
-  if (!logger) return false
-  return {
-    level: logger.level ?? 'info',
-    ...(logger.stream ? { stream: logger.stream } : {}),
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    serializers: {
-      // Headers are useful when debugging CORS/CSRF; the sensitive ones are redacted above.
-      req: (req) => ({ method: req.method, url: req.url, remoteAddress: req.ip, headers: req.headers }),
-      res: (reply) => ({ statusCode: reply.statusCode }),
-    },
-  }
-}
 
 /**
  * Builds the demo server without listening (tests call `app.inject()` or

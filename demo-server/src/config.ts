@@ -4,6 +4,8 @@ import type { AppOptions, RateLimitRule } from './options.ts'
 
 /** Default SQLite file: `demo-server/data/demo.db`, wherever the process was started from. */
 export const DEFAULT_DB_PATH = fileURLToPath(new URL('../data/demo.db', import.meta.url))
+/** The default data folder, `demo-server/data/`: the server keeps it at mode 0700. */
+export const DEFAULT_DATA_DIR = dirname(DEFAULT_DB_PATH)
 
 /** Everything `server.ts` needs: how to listen, where data lives, and the app options. */
 export interface ServerConfig {
@@ -20,7 +22,10 @@ export interface ServerConfig {
   /** `JWT_PRIVATE_KEY`: PKCS#8 PEM or private JWK; wins over `keyFile`. */
   privateKey: string | undefined
   demoUsername: string
+  /** Never printed: the banner says only whether it came from `DEMO_PASSWORD`. */
   demoPassword: string
+  /** Whether `DEMO_PASSWORD` was set (else the password is the documented default, `demo`). */
+  demoPasswordFromEnv: boolean
   logLevel: string
   app: Omit<AppOptions, 'store' | 'keys'>
 }
@@ -174,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     privateKey: get('JWT_PRIVATE_KEY'),
     demoUsername: get('DEMO_USERNAME') ?? 'demo',
     demoPassword: get('DEMO_PASSWORD') ?? 'demo',
+    demoPasswordFromEnv: get('DEMO_PASSWORD') !== undefined,
     logLevel: get('LOG_LEVEL') ?? 'info',
     app: {
       issuer: get('JWT_ISSUER') ?? publicUrl,

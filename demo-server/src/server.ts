@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net'
+import { dirname } from 'node:path'
 import { buildApp } from './app.ts'
-import { ConfigError, loadConfig, redactDatabaseUrl, type ServerConfig } from './config.ts'
+import { ConfigError, DEFAULT_DATA_DIR, loadConfig, redactDatabaseUrl, type ServerConfig } from './config.ts'
+import { ensurePrivateDir } from './data-files.ts'
 import { createScryptHasher } from './auth/password.ts'
 import { seedUser } from './auth/seed.ts'
 import { openSqliteStore } from './store/sqlite-store.ts'
@@ -47,6 +49,16 @@ async function main(): Promise<void> {
       process.exit(1)
     }
     throw err
+  }
+
+  // Owner-only data folders; the default one is also repaired if an older version left it at 0755.
+  const warnings: string[] = []
+  const folders = new Set<string>()
+  if (config.store.kind === 'sqlite' && config.dbPath !== ':memory:') folders.add(dirname(config.dbPath))
+  if (config.keyFile) folders.add(dirname(config.keyFile))
+  for (const dir of folders) {
+    const mode = ensurePrivateDir(dir, { tighten: dir === DEFAULT_DATA_DIR })
+    if (mode & 0o077) warnings.push(`  warning: ${dir} is readable by other users (mode ${mode.toString(8)}); chmod 700 it`)
   }
 
   let opened
@@ -96,10 +108,12 @@ async function main(): Promise<void> {
     [
       '',
       `  silent-refresh demo server listening on ${url}`,
-      `  demo credentials: ${config.demoUsername} / ${config.demoPassword}`,
+      // Never the password itself: output ends up in terminals, CI logs and screen shares.
+      `  demo user: ${config.demoUsername} (${config.demoPasswordFromEnv ? 'password from DEMO_PASSWORD' : 'the default password, "demo"; set DEMO_PASSWORD to change it'})`,
       `  database: ${description}`,
       `  signing key (kid ${keys.kid}): ${keyNote}`,
       `  refresh token transport: ${config.app.refreshTokenTransport}; access token TTL ${config.app.accessTokenTtl}s`,
+      ...warnings,
       '',
     ].join('\n'),
   )

@@ -54,9 +54,10 @@ describe('src/server.ts (the process behind npm run demo)', { timeout: 60_000 },
   const env = { DB_PATH: dbPath, DEMO_USERNAME: 'tester', DEMO_PASSWORD: 'correct horse' }
   let savedRefresh = ''
 
-  it('starts, prints the URL and the demo credentials, creates the key next to the database', async () => {
+  it('starts, prints the URL and the demo user (never its password), creates the key next to the database', async () => {
     const proc = await start(env)
-    expect(proc.output()).toContain('demo credentials: tester / correct horse')
+    expect(proc.output()).toContain('demo user: tester (password from DEMO_PASSWORD)')
+    expect(proc.output()).not.toContain('correct horse')
     expect(proc.output()).toContain(`database: ${dbPath}`)
     expect(proc.output()).toMatch(/signing key \(kid [\w-]+\): new, saved to .*signing-key\.json/)
     expect(existsSync(join(dir, 'signing-key.json'))).toBe(true)

@@ -1,7 +1,8 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import Database from 'better-sqlite3'
+import { DATA_DIR_MODE, DATA_FILE_MODE, restrictFiles } from '../data-files.ts'
 import type { NewSession, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
 
 const SCHEMA = `
@@ -66,7 +67,13 @@ function toUser(row: UserRow | undefined): UserRecord | undefined {
  * const store = openSqliteStore('data/demo.db')
  */
 export function openSqliteStore(path: string): Store {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: DATA_DIR_MODE })
+    // SQLite creates -wal and -shm with the database file's mode: create the file owner-only first,
+    // and tighten files an older version left at 0644.
+    closeSync(openSync(path, 'a', DATA_FILE_MODE))
+    restrictFiles(path, `${path}-wal`, `${path}-shm`)
+  }
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')

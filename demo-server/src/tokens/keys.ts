@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { DATA_DIR_MODE, DATA_FILE_MODE, restrictFiles } from '../data-files.ts'
 import { dirname } from 'node:path'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, importPKCS8, type JWK } from 'jose'
 
@@ -64,14 +65,15 @@ export async function loadSigningKeys(source: { privateKey?: string | undefined;
   if (source.privateKey) return { ...(await parseSigningKey(source.privateKey)), origin: 'env' }
   if (!source.file) return { ...(await generateSigningKeys()), origin: 'ephemeral' }
   if (existsSync(source.file)) {
+    restrictFiles(source.file)
     return { ...(await parseSigningKey(readFileSync(source.file, 'utf8'))), origin: 'file' }
   }
   const keys = await generateSigningKeys()
-  mkdirSync(dirname(source.file), { recursive: true })
+  mkdirSync(dirname(source.file), { recursive: true, mode: DATA_DIR_MODE })
   const jwk = await exportJWK(keys.privateKey)
   // 'wx' fails if another process created the file meanwhile; then use theirs.
   try {
-    writeFileSync(source.file, JSON.stringify(jwk) + '\n', { mode: 0o600, flag: 'wx' })
+    writeFileSync(source.file, JSON.stringify(jwk) + '\n', { mode: DATA_FILE_MODE, flag: 'wx' })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       return { ...(await parseSigningKey(readFileSync(source.file, 'utf8'))), origin: 'file' }

@@ -71,6 +71,7 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
     trustProxy: options.trustProxy ?? false,
     now: options.now ?? Date.now,
     maxSlowDelayMs,
+    demoLevers: options.demoLevers ?? false,
     timeouts,
     maxConnectionsPerAddress,
   }
@@ -139,7 +140,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(security)
   await app.register(authenticate)
 
-  await app.register(demoRoutes) // demo-page levers; its hooks must precede the auth and API routes
+  // Demo-page levers, only when asked for; their hooks must precede the auth and API routes.
+  if (resolved.demoLevers) await app.register(demoRoutes)
   await app.register(sdkRoutes)
   await app.register(homeRoutes)
   await app.register(healthRoutes)

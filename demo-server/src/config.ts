@@ -125,11 +125,18 @@ function origins(name: string, value: string): string[] {
   return list
 }
 
+/** Command-line flags of `src/server.ts` (`npm run demo` passes `--demo-levers`). */
+export const FLAGS = ['--demo-levers'] as const
+
 /**
  * Reads the configuration from environment variables (documented in
- * README.md). Throws a {@link ConfigError} naming the first bad variable.
+ * README.md) and the command-line flags. Throws a {@link ConfigError} naming
+ * the first bad variable or flag.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = []): ServerConfig {
+  for (const arg of argv) {
+    if (!(FLAGS as readonly string[]).includes(arg)) throw new ConfigError(`unknown option ${arg} (known: ${FLAGS.join(', ')})`)
+  }
   const get = (name: string): string | undefined => {
     const value = env[name]
     return value === undefined || value.trim() === '' ? undefined : value
@@ -199,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
         refreshPerIp: rule('RATE_LIMIT_REFRESH_MAX', 60, 'RATE_LIMIT_REFRESH_WINDOW', '1m'),
       },
       trustProxy: bool('TRUST_PROXY', get('TRUST_PROXY') ?? 'false'),
+      demoLevers: argv.includes('--demo-levers') || bool('DEMO_LEVERS', get('DEMO_LEVERS') ?? 'false'),
       maxSlowDelayMs: integer('SLOW_MAX_DELAY_MS', get('SLOW_MAX_DELAY_MS') ?? '10000', 0, 120_000),
       timeouts: {
         headersMs: ms('HEADERS_TIMEOUT', '10s'),

@@ -71,6 +71,12 @@ export interface AppOptions {
   now?: () => number
   /** Longest delay `GET /api/slow` accepts, ms. @default 10_000 */
   maxSlowDelayMs?: number
+  /**
+   * The demo page's levers (`/demo/expire`, `/demo/fail-next-refresh`, `/demo/stats`), each
+   * acting on the caller's own session. Off: the routes do not exist. `npm run demo` turns them on.
+   * @default false
+   */
+  demoLevers?: boolean
   /** Time limits for slow, stalled and idle clients. */
   timeouts?: ClientTimeouts
   /** Most connections one address (IPv6: one /64) may hold open; 0 for no cap (behind a proxy). @default 64 */

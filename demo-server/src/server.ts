@@ -42,7 +42,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000
 async function main(): Promise<void> {
   let config
   try {
-    config = loadConfig()
+    config = loadConfig(process.env, process.argv.slice(2))
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`demo-server: ${err.message}`)
@@ -113,6 +113,7 @@ async function main(): Promise<void> {
       `  database: ${description}`,
       `  signing key (kid ${keys.kid}): ${keyNote}`,
       `  refresh token transport: ${config.app.refreshTokenTransport}; access token TTL ${config.app.accessTokenTtl}s`,
+      `  demo levers (/demo/*): ${config.app.demoLevers ? 'on, for the demo page; each acts on the caller\'s own session' : 'off (npm run demo turns them on)'}`,
       ...warnings,
       '',
     ].join('\n'),

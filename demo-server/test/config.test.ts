@@ -85,6 +85,13 @@ describe('loadConfig', () => {
     })
   })
 
+  it('demo levers: off by default, on with DEMO_LEVERS=true or the --demo-levers flag (npm run demo); unknown flags refused', () => {
+    expect(loadConfig({}).app.demoLevers).toBe(false)
+    expect(loadConfig({ DEMO_LEVERS: 'true' }).app.demoLevers).toBe(true)
+    expect(loadConfig({}, ['--demo-levers']).app.demoLevers).toBe(true)
+    expect(() => loadConfig({}, ['--levers'])).toThrow('unknown option --levers (known: --demo-levers)')
+  })
+
   it('JWT_KEY_FILE overrides where the key is kept', () => {
     expect(loadConfig({ DB_PATH: '/tmp/x/db.sqlite', JWT_KEY_FILE: '/secrets/k.json' }).keyFile).toBe('/secrets/k.json')
     expect(loadConfig({ DB_PATH: '/tmp/x/db.sqlite' }).keyFile).toBe('/tmp/x/signing-key.json')

@@ -137,6 +137,13 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     expect(await store.isSessionActive('fam', T0 + 1)).toBe(false)
   })
 
+  it('finds the family of a token of any status', async () => {
+    await rotate('t0', 't1', T0)
+    expect(await store.familyIdOfToken('t0')).toBe('fam')
+    expect(await store.familyIdOfToken('t1')).toBe('fam')
+    expect(await store.familyIdOfToken('nope')).toBeUndefined()
+  })
+
   it('revokes a family by any of its tokens; unknown tokens report false', async () => {
     await rotate('t0', 't1', T0)
     expect(await store.revokeFamilyByToken('t0', T0 + 1, 'logout')).toBe(true)

@@ -121,6 +121,10 @@ export function createMemoryStore(): Store {
       assertOpen()
       return rotateSync(input)
     },
+    async familyIdOfToken(tokenHash) {
+      assertOpen()
+      return tokens.get(tokenHash)?.familyId
+    },
     async revokeFamilyByToken(tokenHash, now, reason) {
       assertOpen()
       const token = tokens.get(tokenHash)

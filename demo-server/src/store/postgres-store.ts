@@ -121,6 +121,7 @@ const SQL = {
                        r AS (UPDATE token_families SET revoked_at = $2, revoked_reason = $3
                               WHERE id IN (SELECT family_id FROM t) AND revoked_at IS NULL)
                   SELECT count(*)::int AS found FROM t`,
+  familyOfToken: 'SELECT family_id FROM refresh_tokens WHERE token_hash = $1',
   sessionActive: 'SELECT 1 AS ok FROM token_families WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2',
   purgeFamilies: 'DELETE FROM token_families WHERE expires_at <= $1',
   purgeCounters: 'DELETE FROM rate_limits WHERE reset_at <= (extract(epoch FROM statement_timestamp()) * 1000)::bigint',
@@ -332,6 +333,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         // between the two statements. Never guess: the client may simply retry.
         throw new StoreUnavailableError('the refresh token changed during rotation; retry')
       })
+    },
+
+    async familyIdOfToken(tokenHash) {
+      return (await query<{ family_id: string }>(named('familyOfToken', [tokenHash])))[0]?.family_id
     },
 
     async revokeFamilyByToken(tokenHash, now, reason) {

@@ -186,6 +186,9 @@ export function openSqliteStore(path: string): Store {
       // connection can rotate the same token between our SELECT and UPDATE.
       return rotate.immediate(input)
     },
+    async familyIdOfToken(tokenHash) {
+      return q.familyOfToken.get(tokenHash)?.family_id
+    },
     async revokeFamilyByToken(tokenHash, now, reason) {
       const row = q.familyOfToken.get(tokenHash)
       if (!row) return false

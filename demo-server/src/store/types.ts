@@ -75,6 +75,8 @@ export interface Store {
    * once (compare-and-set); presenting a rotated token revokes its family.
    */
   rotate(input: RotateInput): Promise<RotateResult>
+  /** The family (session id) a refresh token of any status belongs to, if any. */
+  familyIdOfToken(tokenHash: string): Promise<string | undefined>
   /** Revokes the family the token belongs to (any status). Returns whether a family was found. */
   revokeFamilyByToken(tokenHash: string, now: number, reason: RevokeReason): Promise<boolean>
   /** Whether access tokens carrying this `sid` (family id) may still be honoured. */

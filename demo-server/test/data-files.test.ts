@@ -68,7 +68,7 @@ describe('the data folder and the key file', () => {
     expect(mode(file)).toBe('600')
   })
 
-  it('the server process: folder 0700, database files and key 0600, a warning for a folder others can read', async () => {
+  it('the server process: folder 0700, database files and key 0600, a warning for a folder others can read', { timeout: 90_000 }, async () => {
     const dir = join(root, 'server-data')
     const proc = await startInstance({ DB_PATH: join(dir, 'demo.db'), DEMO_PASSWORD: 'not printed' })
     try {

@@ -11,6 +11,7 @@ import { MIGRATIONS } from '../src/store/postgres-migrations.ts'
 import { createPostgresRateLimitStore } from '../src/store/postgres-rate-limit.ts'
 import { StoreUnavailableError } from '../src/store/types.ts'
 import { DEMO, build } from './helpers/build.ts'
+import { isSessionActive } from './helpers/stores.ts'
 import { postgresRequired, postgresUnavailableReason, printSkipNotice, startPostgres, type TestPostgres } from './helpers/postgres.ts'
 
 const T0 = Date.UTC(2030, 0, 1)
@@ -111,7 +112,7 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
       expect(results.filter((r) => r.kind === 'reused' || r.kind === 'revoked')).toHaveLength(49)
       const children = await pools[1]!.pool.query("SELECT token_hash FROM refresh_tokens WHERE parent_hash = 't0'")
       expect(children.rowCount).toBe(1)
-      expect(await pools[2]!.isSessionActive('fam', T0 + 2)).toBe(false)
+      expect(await isSessionActive(pools[2]!, 'fam', T0 + 2)).toBe(false)
       const family = await pools[0]!.pool.query("SELECT revoked_reason FROM token_families WHERE id = 'fam'")
       expect(family.rows).toEqual([{ revoked_reason: 'reuse' }])
     })
@@ -129,7 +130,7 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
         ])
         expect(replay).toEqual({ kind: 'reused', familyId: fam })
         expect(['rotated', 'revoked']).toContain(child.kind)
-        expect(await a!.isSessionActive(fam, T0 + 3)).toBe(false)
+        expect(await isSessionActive(a!, fam, T0 + 3)).toBe(false)
         // Whatever won the race, the newest token is dead too.
         const newest = child.kind === 'rotated' ? `${fam}-2` : `${fam}-1`
         expect(await b!.rotate(rotateInput(newest, `${fam}-3`, T0 + 4))).toEqual({ kind: 'revoked', familyId: fam })

@@ -7,6 +7,7 @@ import { createMemoryStore } from '../src/store/memory-store.ts'
 import { openSqliteStore } from '../src/store/sqlite-store.ts'
 import { openPostgresStore } from '../src/store/postgres-store.ts'
 import type { Store } from '../src/store/types.ts'
+import { isSessionActive } from './helpers/stores.ts'
 import { postgresRequired, postgresUnavailableReason, printSkipNotice, startPostgres, type TestPostgres } from './helpers/postgres.ts'
 
 const T0 = Date.UTC(2030, 0, 1)
@@ -76,10 +77,10 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
   it('rotates an active token once, then treats it as reuse and revokes the family', async () => {
     const first = await rotate('t0', 't1', T0 + 1000)
     expect(first).toMatchObject({ kind: 'rotated', userId, familyId: 'fam', tokenExpiresAt: T0 + 1000 + IDLE })
-    expect(await store.isSessionActive('fam', T0 + 1000)).toBe(true)
+    expect(await isSessionActive(store, 'fam', T0 + 1000)).toBe(true)
 
     expect(await rotate('t0', 'x', T0 + 2000)).toEqual({ kind: 'reused', familyId: 'fam' })
-    expect(await store.isSessionActive('fam', T0 + 2000)).toBe(false)
+    expect(await isSessionActive(store, 'fam', T0 + 2000)).toBe(false)
     // The newest child dies with the family.
     expect(await rotate('t1', 't2', T0 + 3000)).toEqual({ kind: 'revoked', familyId: 'fam' })
   })
@@ -104,14 +105,14 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
       current = `t${i}`
     }
     expect(await rotate(current, 'late', T0 + ABSOLUTE)).toEqual({ kind: 'expired' })
-    expect(await store.isSessionActive('fam', T0 + ABSOLUTE)).toBe(false)
+    expect(await isSessionActive(store, 'fam', T0 + ABSOLUTE)).toBe(false)
   })
 
   it('grace window: the immediate parent gets a conflict, revoking and issuing nothing', async () => {
     await rotate('t0', 't1', T0)
     const conflict = await rotate('t0', 'ignored', T0 + 500, 2000)
     expect(conflict).toEqual({ kind: 'conflict', familyId: 'fam', retryAfterMs: 1500 })
-    expect(await store.isSessionActive('fam', T0 + 500)).toBe(true)
+    expect(await isSessionActive(store, 'fam', T0 + 500)).toBe(true)
     // Nothing was issued: the child is still the one active token and rotates normally.
     expect(await rotate('ignored', 'x', T0 + 600)).toEqual({ kind: 'unknown' })
     expect(await rotate('t1', 't2', T0 + 700)).toMatchObject({ kind: 'rotated' })
@@ -121,7 +122,7 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     await rotate('t0', 't1', T0)
     await rotate('t1', 't2', T0 + 10)
     expect(await rotate('t0', 'x', T0 + 20, 5000)).toEqual({ kind: 'reused', familyId: 'fam' })
-    expect(await store.isSessionActive('fam', T0 + 20)).toBe(false)
+    expect(await isSessionActive(store, 'fam', T0 + 20)).toBe(false)
   })
 
   it('grace window: the parent after the window is reuse', async () => {
@@ -134,7 +135,14 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     expect(results.filter((r) => r.kind === 'rotated')).toHaveLength(1)
     // The losers presented a rotated token: reuse, and the family is gone.
     expect(results.filter((r) => r.kind === 'reused' || r.kind === 'revoked')).toHaveLength(4)
-    expect(await store.isSessionActive('fam', T0 + 1)).toBe(false)
+    expect(await isSessionActive(store, 'fam', T0 + 1)).toBe(false)
+  })
+
+  it('finds a session with its user, revoked or not', async () => {
+    expect(await store.findSession('fam')).toEqual({ familyId: 'fam', userId, username: 'alice', expiresAt: T0 + ABSOLUTE, revokedAt: null })
+    await store.revokeFamilyByToken('t0', T0 + 5, 'logout')
+    expect(await store.findSession('fam')).toMatchObject({ revokedAt: T0 + 5 })
+    expect(await store.findSession('nope')).toBeUndefined()
   })
 
   it('finds the family of a token of any status', async () => {
@@ -147,7 +155,7 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
   it('revokes a family by any of its tokens; unknown tokens report false', async () => {
     await rotate('t0', 't1', T0)
     expect(await store.revokeFamilyByToken('t0', T0 + 1, 'logout')).toBe(true)
-    expect(await store.isSessionActive('fam', T0 + 1)).toBe(false)
+    expect(await isSessionActive(store, 'fam', T0 + 1)).toBe(false)
     expect(await store.revokeFamilyByToken('t0', T0 + 2, 'logout')).toBe(true)
     expect(await store.revokeFamilyByToken('nope', T0 + 2, 'logout')).toBe(false)
     expect(await rotate('t1', 't2', T0 + 3)).toEqual({ kind: 'revoked', familyId: 'fam' })

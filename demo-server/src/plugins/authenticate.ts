@@ -10,10 +10,15 @@ export const REALM = 'silent-refresh-demo'
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
 const MAX_TOKEN_LENGTH = 4096
 
+/** Who a verified access token speaks for: its claims and its session's user name. */
+export interface Auth extends AccessTokenClaims {
+  username: string
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Claims of the verified access token; set by `app.authenticate`. */
-    auth: AccessTokenClaims | null
+    /** The verified access token and its session; set by `app.authenticate`. */
+    auth: Auth | null
   }
   interface FastifyInstance {
     /** `onRequest` hook for protected routes: RFC 6750 bearer authentication. */
@@ -26,7 +31,7 @@ declare module 'fastify' {
  * Throws the RFC 6750 401 if the route was wired without authentication, rather
  * than letting a missing identity through as `undefined`.
  */
-export function authOf(request: FastifyRequest): AccessTokenClaims {
+export function authOf(request: FastifyRequest): Auth {
   if (request.auth === null) throw challenge(401, null, 'This route needs an access token: Authorization: Bearer <token>.')
   return request.auth
 }
@@ -69,19 +74,24 @@ async function authenticatePlugin(app: FastifyInstance): Promise<void> {
 
     let claims: AccessTokenClaims
     try {
-      claims = await app.accessTokens.verify(token)
+      claims = app.accessTokens.verify(token)
     } catch (err) {
       if (err instanceof AccessTokenError) {
-        request.log.info({ reason: err.reason, cause: (err.cause as Error | undefined)?.name }, 'access token rejected')
+        request.log.info({ reason: err.reason, detail: err.detail }, 'access token rejected')
         throw challenge(401, 'invalid_token', err.message + '.')
       }
       throw err
     }
     // A revoked family (logout, reuse detected) ends its access tokens at once, not at exp.
-    if (!(await app.store.isSessionActive(claims.sid, app.now()))) {
-      throw challenge(401, 'invalid_token', 'The session has ended.')
+    const session = await app.store.findSession(claims.sid)
+    if (!session) throw challenge(401, 'invalid_token', 'The access token is invalid.')
+    if (session.revokedAt !== null || app.now() >= session.expiresAt) throw challenge(401, 'invalid_token', 'The session has ended.')
+    // The token names a session and a user: they must belong together.
+    if (session.userId !== claims.sub) {
+      request.log.warn({ sid: claims.sid }, 'access token rejected: sub is not the user of its session')
+      throw challenge(401, 'invalid_token', 'The access token is invalid.')
     }
-    request.auth = claims
+    request.auth = { ...claims, username: session.username }
   })
 }
 

@@ -133,10 +133,12 @@ export function createMemoryStore(): Store {
       revoke(family, now, reason)
       return true
     },
-    async isSessionActive(familyId, now) {
+    async findSession(familyId) {
       assertOpen()
       const family = families.get(familyId)
-      return family !== undefined && family.revokedAt === null && now < family.expiresAt
+      const user = family && usersById.get(family.userId)
+      if (!family || !user) return undefined
+      return { familyId, userId: user.id, username: user.username, expiresAt: family.expiresAt, revokedAt: family.revokedAt }
     },
     async purgeExpired(now) {
       assertOpen()

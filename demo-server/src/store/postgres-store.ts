@@ -122,7 +122,8 @@ const SQL = {
                               WHERE id IN (SELECT family_id FROM t) AND revoked_at IS NULL)
                   SELECT count(*)::int AS found FROM t`,
   familyOfToken: 'SELECT family_id FROM refresh_tokens WHERE token_hash = $1',
-  sessionActive: 'SELECT 1 AS ok FROM token_families WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2',
+  session: `SELECT f.id, f.user_id, u.username, f.expires_at, f.revoked_at
+              FROM token_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1`,
   purgeFamilies: 'DELETE FROM token_families WHERE expires_at <= $1',
   purgeCounters: 'DELETE FROM rate_limits WHERE reset_at <= (extract(epoch FROM statement_timestamp()) * 1000)::bigint',
 } as const
@@ -135,6 +136,14 @@ interface UserRow {
   id: string
   username: string
   password_hash: string
+}
+
+interface SessionRow {
+  id: string
+  user_id: string
+  username: string
+  expires_at: string
+  revoked_at: string | null
 }
 
 interface RotatedRow {
@@ -344,8 +353,16 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return (rows[0]?.found ?? 0) > 0
     },
 
-    async isSessionActive(familyId, now) {
-      return (await query(named('sessionActive', [familyId, now]))).length > 0
+    async findSession(familyId) {
+      const row = (await query<SessionRow>(named('session', [familyId])))[0]
+      if (!row) return undefined
+      return {
+        familyId: row.id,
+        userId: row.user_id,
+        username: row.username,
+        expiresAt: Number(row.expires_at),
+        revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+      }
     },
 
     async purgeExpired(now) {

@@ -48,6 +48,14 @@ interface TokenJoinRow {
   revoked_at: number | null
 }
 
+interface SessionRow {
+  id: string
+  user_id: string
+  username: string
+  expires_at: number
+  revoked_at: number | null
+}
+
 interface UserRow {
   id: string
   username: string
@@ -111,8 +119,9 @@ export function openSqliteStore(path: string): Store {
     familyOfToken: db.prepare<[string], { family_id: string }>(
       'SELECT family_id FROM refresh_tokens WHERE token_hash = ?',
     ),
-    sessionActive: db.prepare<[string, number], { ok: number }>(
-      'SELECT 1 AS ok FROM token_families WHERE id = ? AND revoked_at IS NULL AND expires_at > ?',
+    session: db.prepare<[string], SessionRow>(
+      `SELECT f.id, f.user_id, u.username, f.expires_at, f.revoked_at
+         FROM token_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?`,
     ),
     purge: db.prepare('DELETE FROM token_families WHERE expires_at <= ?'),
     ping: db.prepare('SELECT 1'),
@@ -195,8 +204,9 @@ export function openSqliteStore(path: string): Store {
       q.revokeFamily.run(now, reason, row.family_id)
       return true
     },
-    async isSessionActive(familyId, now) {
-      return q.sessionActive.get(familyId, now) !== undefined
+    async findSession(familyId) {
+      const row = q.session.get(familyId)
+      return row && { familyId: row.id, userId: row.user_id, username: row.username, expiresAt: row.expires_at, revokedAt: row.revoked_at }
     },
     async purgeExpired(now) {
       return q.purge.run(now).changes

@@ -15,6 +15,18 @@ export interface UserRecord {
   passwordHash: string
 }
 
+/** A login session (token family) as access-token verification needs it. */
+export interface SessionRecord {
+  familyId: string
+  userId: string
+  /** The user's name, so `/api/me` needs no second read. */
+  username: string
+  /** Epoch ms: the family's absolute end, never extended. */
+  expiresAt: number
+  /** Epoch ms when it was revoked (logout, reuse detected), or null. */
+  revokedAt: number | null
+}
+
 /** Input of {@link Store.createSession}: a new token family with its first refresh token. */
 export interface NewSession {
   familyId: string
@@ -79,8 +91,8 @@ export interface Store {
   familyIdOfToken(tokenHash: string): Promise<string | undefined>
   /** Revokes the family the token belongs to (any status). Returns whether a family was found. */
   revokeFamilyByToken(tokenHash: string, now: number, reason: RevokeReason): Promise<boolean>
-  /** Whether access tokens carrying this `sid` (family id) may still be honoured. */
-  isSessionActive(familyId: string, now: number): Promise<boolean>
+  /** The session (family) an access token's `sid` names, revoked or not; undefined once deleted. */
+  findSession(familyId: string): Promise<SessionRecord | undefined>
   /** Deletes families past their absolute lifetime (and their tokens). Returns how many. */
   purgeExpired(now: number): Promise<number>
   /** Throws when the store cannot serve requests (health check). */

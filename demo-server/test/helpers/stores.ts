@@ -63,3 +63,9 @@ export function useStores(): StoreFactory[] {
   }
   return factories
 }
+
+/** Whether the family is live at `now`: exists, not revoked, before its absolute end. */
+export async function isSessionActive(store: Store, familyId: string, now: number): Promise<boolean> {
+  const session = await store.findSession(familyId)
+  return session !== undefined && session.revokedAt === null && now < session.expiresAt
+}

@@ -29,7 +29,7 @@ export async function sendTokens(
   reply: FastifyReply,
   session: { userId: string; familyId: string; refreshToken: string; refreshExpiresAt: number },
 ): Promise<TokenResponse> {
-  const accessToken = await app.accessTokens.sign({ sub: session.userId, sid: session.familyId })
+  const accessToken = app.accessTokens.sign({ sub: session.userId, sid: session.familyId })
   noStore(reply)
   const body: TokenResponse = {
     access_token: accessToken,

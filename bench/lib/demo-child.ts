@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     keys: await generateSigningKeys(),
     passwordHasher,
     accessTokenTtl: 3600,
-    rateLimits: { loginPerIp: UNLIMITED, loginFailuresPerAccount: UNLIMITED, refreshPerIp: UNLIMITED },
+    rateLimits: { loginPerIp: UNLIMITED, loginFailuresPerAccount: UNLIMITED, loginFailuresPerAccountAndAddress: UNLIMITED, refreshPerIp: UNLIMITED },
   })
   await demo.listen({ port: 0, host: '127.0.0.1' })
 

@@ -62,7 +62,9 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
     allowedOrigins: options.allowedOrigins ?? ['http://localhost:3000', 'http://127.0.0.1:3000'],
     rateLimits: {
       loginPerIp: limits.loginPerIp ?? { max: 30, windowMs: 60_000 },
-      loginFailuresPerAccount: limits.loginFailuresPerAccount ?? { max: 10, windowMs: 15 * 60_000 },
+      loginFailuresPerAccountAndAddress: limits.loginFailuresPerAccountAndAddress ?? { max: 10, windowMs: 15 * 60_000 },
+      loginFailuresPerAccount: limits.loginFailuresPerAccount ?? { max: 50, windowMs: 15 * 60_000 },
+      loginFailuresPerDevice: limits.loginFailuresPerDevice ?? { max: 10, windowMs: 15 * 60_000 },
       refreshPerIp: limits.refreshPerIp ?? { max: 60, windowMs: 60_000 },
     },
     rateLimitStore: options.rateLimitStore,

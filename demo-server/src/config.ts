@@ -202,7 +202,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       ).filter((o, i, all) => all.indexOf(o) === i),
       rateLimits: {
         loginPerIp: rule('RATE_LIMIT_LOGIN_MAX', 30, 'RATE_LIMIT_LOGIN_WINDOW', '1m'),
-        loginFailuresPerAccount: rule('RATE_LIMIT_LOGIN_FAILURES_MAX', 10, 'RATE_LIMIT_LOGIN_FAILURES_WINDOW', '15m'),
+        loginFailuresPerAccountAndAddress: rule('RATE_LIMIT_LOGIN_FAILURES_PER_ADDRESS_MAX', 10, 'RATE_LIMIT_LOGIN_FAILURES_PER_ADDRESS_WINDOW', '15m'),
+        loginFailuresPerAccount: rule('RATE_LIMIT_LOGIN_FAILURES_MAX', 50, 'RATE_LIMIT_LOGIN_FAILURES_WINDOW', '15m'),
+        loginFailuresPerDevice: rule('RATE_LIMIT_LOGIN_FAILURES_PER_DEVICE_MAX', 10, 'RATE_LIMIT_LOGIN_FAILURES_PER_DEVICE_WINDOW', '15m'),
         refreshPerIp: rule('RATE_LIMIT_REFRESH_MAX', 60, 'RATE_LIMIT_REFRESH_WINDOW', '1m'),
       },
       trustProxy: bool('TRUST_PROXY', get('TRUST_PROXY') ?? 'false'),

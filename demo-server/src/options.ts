@@ -51,8 +51,12 @@ export interface AppOptions {
   rateLimits?: {
     /** @default { max: 30, windowMs: 60_000 } */
     loginPerIp?: RateLimitRule
-    /** Failed logins per username. @default { max: 10, windowMs: 900_000 } */
+    /** Failed logins per username from this address, without a device cookie. @default { max: 10, windowMs: 900_000 } */
+    loginFailuresPerAccountAndAddress?: RateLimitRule
+    /** Failed logins per username from all addresses together, without a device cookie. @default { max: 50, windowMs: 900_000 } */
     loginFailuresPerAccount?: RateLimitRule
+    /** Failed logins with one device cookie (a browser that signed in as this user before). @default { max: 10, windowMs: 900_000 } */
+    loginFailuresPerDevice?: RateLimitRule
     /** @default { max: 60, windowMs: 60_000 } */
     refreshPerIp?: RateLimitRule
   }

@@ -26,7 +26,9 @@ describe('loadConfig', () => {
       maxConnectionsPerAddress: 64,
       rateLimits: {
         loginPerIp: { max: 30, windowMs: 60_000 },
-        loginFailuresPerAccount: { max: 10, windowMs: 900_000 },
+        loginFailuresPerAccountAndAddress: { max: 10, windowMs: 900_000 },
+        loginFailuresPerAccount: { max: 50, windowMs: 900_000 },
+        loginFailuresPerDevice: { max: 10, windowMs: 900_000 },
         refreshPerIp: { max: 60, windowMs: 60_000 },
       },
     })
@@ -52,6 +54,10 @@ describe('loadConfig', () => {
       RATE_LIMIT_LOGIN_WINDOW: '30s',
       RATE_LIMIT_LOGIN_FAILURES_MAX: '3',
       RATE_LIMIT_LOGIN_FAILURES_WINDOW: '1h',
+      RATE_LIMIT_LOGIN_FAILURES_PER_ADDRESS_MAX: '4',
+      RATE_LIMIT_LOGIN_FAILURES_PER_ADDRESS_WINDOW: '5m',
+      RATE_LIMIT_LOGIN_FAILURES_PER_DEVICE_MAX: '6',
+      RATE_LIMIT_LOGIN_FAILURES_PER_DEVICE_WINDOW: '10m',
       RATE_LIMIT_REFRESH_MAX: '7',
       RATE_LIMIT_REFRESH_WINDOW: '2m',
       TRUST_PROXY: 'true',
@@ -80,6 +86,8 @@ describe('loadConfig', () => {
       rateLimits: {
         loginPerIp: { max: 5, windowMs: 30_000 },
         loginFailuresPerAccount: { max: 3, windowMs: 3_600_000 },
+        loginFailuresPerAccountAndAddress: { max: 4, windowMs: 300_000 },
+        loginFailuresPerDevice: { max: 6, windowMs: 600_000 },
         refreshPerIp: { max: 7, windowMs: 120_000 },
       },
     })

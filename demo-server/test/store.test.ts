@@ -27,7 +27,7 @@ async function openPostgresForTest(): Promise<Store> {
   postgres ??= startPostgres().then(async (server) => ({ server, url: await server.createDatabase('contract') }))
   const { url } = await postgres
   const store = await openPostgresStore({ connectionString: url, poolMax: 5 })
-  await store.pool.query('TRUNCATE users, token_families, refresh_tokens, rate_limits')
+  await store.pool.query('TRUNCATE users, token_families, refresh_tokens, rate_limits, login_attempts')
   return store
 }
 
@@ -136,6 +136,40 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     // The losers presented a rotated token: reuse, and the family is gone.
     expect(results.filter((r) => r.kind === 'reused' || r.kind === 'revoked')).toHaveLength(4)
     expect(await isSessionActive(store, 'fam', T0 + 1)).toBe(false)
+  })
+
+  it('login attempts: one slot from every budget or from none; refused with the time left; released slots come back', async () => {
+    const a = { key: 'a', max: 2, windowMs: 1000 }
+    const b = { key: 'b', max: 3, windowMs: 5000 }
+    const first = await store.reserveAttempts([a, b], T0)
+    expect(first).toEqual({ kind: 'reserved', slots: [{ key: 'a', windowEndsAt: T0 + 1000 }, { key: 'b', windowEndsAt: T0 + 5000 }] })
+    expect((await store.reserveAttempts([a, b], T0 + 100)).kind).toBe('reserved')
+    // a is spent: nothing is taken from b either.
+    expect(await store.reserveAttempts([a, b], T0 + 200)).toEqual({ kind: 'refused', key: 'a', retryAfterMs: 800 })
+    expect(await store.reserveAttempts([b], T0 + 300)).toMatchObject({ kind: 'reserved' })
+    expect(await store.reserveAttempts([b], T0 + 300)).toEqual({ kind: 'refused', key: 'b', retryAfterMs: 4700 })
+    // A success gives its slots back.
+    if (first.kind === 'reserved') await store.releaseAttempts(first.slots)
+    expect(await store.reserveAttempts([a, b], T0 + 400)).toMatchObject({ kind: 'reserved' })
+    // A new window starts afresh, and a slot of the old window given back now is dropped.
+    const fresh = await store.reserveAttempts([a], T0 + 1000)
+    expect(fresh).toEqual({ kind: 'reserved', slots: [{ key: 'a', windowEndsAt: T0 + 2000 }] })
+    if (first.kind === 'reserved') await store.releaseAttempts(first.slots)
+    expect(await store.reserveAttempts([a], T0 + 1001)).toMatchObject({ kind: 'reserved' })
+    expect(await store.reserveAttempts([a], T0 + 1002)).toMatchObject({ kind: 'refused' })
+  })
+
+  it('login attempts: 40 concurrent reservations on a budget of 7 → exactly 7 succeed', async () => {
+    const budget = [{ key: 'account', max: 7, windowMs: 60_000 }, { key: 'address', max: 100, windowMs: 60_000 }]
+    const results = await Promise.all(Array.from({ length: 40 }, () => store.reserveAttempts(budget, T0)))
+    expect(results.filter((r) => r.kind === 'reserved')).toHaveLength(7)
+  })
+
+  it('purges attempt counts of ended windows', async () => {
+    await store.reserveAttempts([{ key: 'k', max: 1, windowMs: 1000 }], T0)
+    expect((await store.reserveAttempts([{ key: 'k', max: 1, windowMs: 1000 }], T0 + 10)).kind).toBe('refused')
+    await store.purgeExpired(T0 + 1000)
+    expect((await store.reserveAttempts([{ key: 'k', max: 1, windowMs: 1000 }], T0 + 1000)).kind).toBe('reserved')
   })
 
   it('finds a session with its user, revoked or not', async () => {

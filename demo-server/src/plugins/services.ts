@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createAccessTokens, type AccessTokens } from '../tokens/access-token.ts'
+import { deriveSecret } from '../tokens/keys.ts'
+import { createDeviceCookies, type DeviceCookies } from '../auth/device-cookie.ts'
 import type { PasswordHasher } from '../auth/password.ts'
 import type { ResolvedOptions } from '../options.ts'
 import type { Store } from '../store/types.ts'
@@ -15,6 +17,8 @@ declare module 'fastify' {
     dummyPasswordHash: string
     now: () => number
     settings: ResolvedOptions
+    /** Device cookies of successful logins (auth/device-cookie.ts). */
+    deviceCookies: DeviceCookies
   }
 }
 
@@ -24,6 +28,7 @@ async function services(app: FastifyInstance, options: ResolvedOptions): Promise
   app.decorate('store', options.store)
   app.decorate('now', options.now)
   app.decorate('passwordHasher', options.passwordHasher)
+  app.decorate('deviceCookies', createDeviceCookies(deriveSecret(options.keys, 'device-cookie v1'), options.now))
   app.decorate('dummyPasswordHash', await options.passwordHasher.hash(randomBytes(24).toString('base64url')))
   app.decorate(
     'accessTokens',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { NewSession, RevokeReason, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
+import type { AttemptReservation, NewSession, RevokeReason, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
 
 interface FamilyRow {
   id: string
@@ -31,6 +31,7 @@ export function createMemoryStore(): Store {
   const usersByName = new Map<string, UserRecord>()
   const families = new Map<string, FamilyRow>()
   const tokens = new Map<string, TokenRow>()
+  const attempts = new Map<string, { count: number; windowEndsAt: number }>()
   let closed = false
 
   function assertOpen(): void {
@@ -121,6 +122,31 @@ export function createMemoryStore(): Store {
       assertOpen()
       return rotateSync(input)
     },
+    async reserveAttempts(budgets, now): Promise<AttemptReservation> {
+      assertOpen()
+      // Synchronous from the first read to the last write: run-to-completion makes it atomic.
+      for (const budget of budgets) {
+        const row = attempts.get(budget.key)
+        if (row && row.windowEndsAt > now && row.count >= budget.max) {
+          return { kind: 'refused', key: budget.key, retryAfterMs: row.windowEndsAt - now }
+        }
+      }
+      const slots = budgets.map((budget) => {
+        const row = attempts.get(budget.key)
+        const current = row && row.windowEndsAt > now ? row : { count: 0, windowEndsAt: now + budget.windowMs }
+        current.count++
+        attempts.set(budget.key, current)
+        return { key: budget.key, windowEndsAt: current.windowEndsAt }
+      })
+      return { kind: 'reserved', slots }
+    },
+    async releaseAttempts(slots) {
+      assertOpen()
+      for (const slot of slots) {
+        const row = attempts.get(slot.key)
+        if (row && row.windowEndsAt === slot.windowEndsAt && row.count > 0) row.count--
+      }
+    },
     async familyIdOfToken(tokenHash) {
       assertOpen()
       return tokens.get(tokenHash)?.familyId
@@ -152,6 +178,7 @@ export function createMemoryStore(): Store {
       for (const token of tokens.values()) {
         if (!families.has(token.familyId)) tokens.delete(token.hash)
       }
+      for (const [key, row] of attempts) if (row.windowEndsAt <= now) attempts.delete(key)
       return purged
     },
     async ping() {

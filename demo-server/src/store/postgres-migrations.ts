@@ -61,6 +61,20 @@ CREATE UNLOGGED TABLE rate_limits (
 CREATE INDEX rate_limits_reset ON rate_limits (reset_at);
 `,
   },
+  {
+    version: 3,
+    name: 'login attempt budgets',
+    sql: `
+-- One row per budget key (auth/login-limits.ts), fixed windows on the caller's clock.
+-- Logged, unlike rate_limits: a crash must not hand a password guesser a fresh budget.
+CREATE TABLE login_attempts (
+  key            text PRIMARY KEY,
+  count          integer NOT NULL,
+  window_ends_at bigint NOT NULL
+);
+CREATE INDEX login_attempts_window ON login_attempts (window_ends_at);
+`,
+  },
 ]
 
 /** Arbitrary constant for `pg_advisory_xact_lock`: "silent-refresh demo migrations". */

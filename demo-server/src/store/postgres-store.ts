@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import pg, { type Pool, type PoolClient, type QueryConfig, type QueryResultRow } from 'pg'
 import { migrate } from './postgres-migrations.ts'
-import { StoreUnavailableError, type RotateResult, type Store, type UserRecord } from './types.ts'
+import { StoreUnavailableError, type AttemptReservation, type RotateResult, type Store, type UserRecord } from './types.ts'
 
 /** Options of {@link openPostgresStore}. Only `connectionString` is required. */
 export interface PostgresStoreOptions {
@@ -125,6 +125,17 @@ const SQL = {
   session: `SELECT f.id, f.user_id, u.username, f.expires_at, f.revoked_at
               FROM token_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1`,
   purgeFamilies: 'DELETE FROM token_families WHERE expires_at <= $1',
+  purgeAttempts: 'DELETE FROM login_attempts WHERE window_ends_at <= $1',
+  // Login budgets: make sure every row exists (in key order, so concurrent reservations lock in
+  // the same order and cannot deadlock), then lock them all before reading.
+  ensureAttempts: `INSERT INTO login_attempts (key, count, window_ends_at)
+                   SELECT k, 0, 0 FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT (key) DO NOTHING`,
+  lockAttempts: 'SELECT key, count, window_ends_at FROM login_attempts WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE',
+  takeAttempts: `UPDATE login_attempts AS a SET count = t.count, window_ends_at = t.window_ends_at
+                   FROM unnest($1::text[], $2::int[], $3::bigint[]) AS t(key, count, window_ends_at) WHERE a.key = t.key`,
+  releaseAttempts: `UPDATE login_attempts AS a SET count = a.count - 1
+                      FROM unnest($1::text[], $2::bigint[]) AS t(key, window_ends_at)
+                     WHERE a.key = t.key AND a.window_ends_at = t.window_ends_at AND a.count > 0`,
   purgeCounters: 'DELETE FROM rate_limits WHERE reset_at <= (extract(epoch FROM statement_timestamp()) * 1000)::bigint',
 } as const
 
@@ -344,6 +355,28 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       })
     },
 
+    async reserveAttempts(budgets, now) {
+      const keys = [...new Set(budgets.map((b) => b.key))].sort()
+      return transaction(async (client): Promise<AttemptReservation> => {
+        await client.query(named('ensureAttempts', [keys]))
+        const { rows } = await client.query<{ key: string; count: number; window_ends_at: string }>(named('lockAttempts', [keys]))
+        const current = new Map(rows.filter((r) => Number(r.window_ends_at) > now).map((r) => [r.key, { count: r.count, windowEndsAt: Number(r.window_ends_at) }]))
+        for (const budget of budgets) {
+          const row = current.get(budget.key)
+          if (row && row.count >= budget.max) return { kind: 'refused', key: budget.key, retryAfterMs: row.windowEndsAt - now }
+        }
+        const slots = budgets.map((budget) => ({ key: budget.key, windowEndsAt: current.get(budget.key)?.windowEndsAt ?? now + budget.windowMs }))
+        const counts = budgets.map((budget) => (current.get(budget.key)?.count ?? 0) + 1)
+        await client.query(named('takeAttempts', [slots.map((s) => s.key), counts, slots.map((s) => s.windowEndsAt)]))
+        return { kind: 'reserved', slots }
+      })
+    },
+
+    async releaseAttempts(slots) {
+      if (slots.length === 0) return
+      await query(named('releaseAttempts', [slots.map((s) => s.key), slots.map((s) => s.windowEndsAt)]), undefined, true)
+    },
+
     async familyIdOfToken(tokenHash) {
       return (await query<{ family_id: string }>(named('familyOfToken', [tokenHash])))[0]?.family_id
     },
@@ -372,6 +405,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         [now],
       )
       await query(SQL.purgeCounters)
+      await query(SQL.purgeAttempts, [now])
       return rows[0]?.n ?? 0
     },
 

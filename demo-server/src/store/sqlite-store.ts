@@ -3,7 +3,7 @@ import { dirname } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import Database from 'better-sqlite3'
 import { DATA_DIR_MODE, DATA_FILE_MODE, restrictFiles } from '../data-files.ts'
-import type { NewSession, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
+import type { AttemptBudget, AttemptReservation, NewSession, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -35,6 +35,12 @@ CREATE INDEX IF NOT EXISTS refresh_tokens_parent ON refresh_tokens(parent_hash);
 CREATE UNIQUE INDEX IF NOT EXISTS refresh_tokens_one_active
   ON refresh_tokens(family_id) WHERE status = 'active';
 CREATE INDEX IF NOT EXISTS token_families_expires ON token_families(expires_at);
+-- Login attempt budgets (auth/login-limits.ts): one row per key, fixed windows.
+CREATE TABLE IF NOT EXISTS login_attempts (
+  key            TEXT PRIMARY KEY,
+  count          INTEGER NOT NULL,
+  window_ends_at INTEGER NOT NULL
+);
 `
 
 interface TokenJoinRow {
@@ -124,6 +130,13 @@ export function openSqliteStore(path: string): Store {
          FROM token_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?`,
     ),
     purge: db.prepare('DELETE FROM token_families WHERE expires_at <= ?'),
+    purgeAttempts: db.prepare('DELETE FROM login_attempts WHERE window_ends_at <= ?'),
+    attempt: db.prepare<[string], { count: number; window_ends_at: number }>('SELECT count, window_ends_at FROM login_attempts WHERE key = ?'),
+    takeAttempt: db.prepare(
+      `INSERT INTO login_attempts (key, count, window_ends_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET count = excluded.count, window_ends_at = excluded.window_ends_at`,
+    ),
+    releaseAttempt: db.prepare('UPDATE login_attempts SET count = count - 1 WHERE key = ? AND window_ends_at = ? AND count > 0'),
     ping: db.prepare('SELECT 1'),
   }
 
@@ -175,6 +188,24 @@ export function openSqliteStore(path: string): Store {
     }
   })
 
+  const reserveAttempts = db.transaction((budgets: readonly AttemptBudget[], now: number): AttemptReservation => {
+    const rows = budgets.map((budget) => {
+      const row = q.attempt.get(budget.key)
+      return row && row.window_ends_at > now ? row : undefined
+    })
+    for (const [i, budget] of budgets.entries()) {
+      const row = rows[i]
+      if (row && row.count >= budget.max) return { kind: 'refused', key: budget.key, retryAfterMs: row.window_ends_at - now }
+    }
+    const slots = budgets.map((budget, i) => {
+      const row = rows[i]
+      const windowEndsAt = row ? row.window_ends_at : now + budget.windowMs
+      q.takeAttempt.run(budget.key, (row?.count ?? 0) + 1, windowEndsAt)
+      return { key: budget.key, windowEndsAt }
+    })
+    return { kind: 'reserved', slots }
+  })
+
   let closed = false
 
   return {
@@ -195,6 +226,14 @@ export function openSqliteStore(path: string): Store {
       // connection can rotate the same token between our SELECT and UPDATE.
       return rotate.immediate(input)
     },
+    async reserveAttempts(budgets, now) {
+      // IMMEDIATE: the write lock is taken before the first read, so concurrent
+      // logins (in this process or another on the same file) count one at a time.
+      return reserveAttempts.immediate(budgets, now)
+    },
+    async releaseAttempts(slots) {
+      for (const slot of slots) q.releaseAttempt.run(slot.key, slot.windowEndsAt)
+    },
     async familyIdOfToken(tokenHash) {
       return q.familyOfToken.get(tokenHash)?.family_id
     },
@@ -209,6 +248,7 @@ export function openSqliteStore(path: string): Store {
       return row && { familyId: row.id, userId: row.user_id, username: row.username, expiresAt: row.expires_at, revokedAt: row.revoked_at }
     },
     async purgeExpired(now) {
+      q.purgeAttempts.run(now)
       return q.purge.run(now).changes
     },
     async ping() {

@@ -71,6 +71,26 @@ export type RotateResult =
   /** The immediate parent of the active token, within the grace window: nothing revoked, nothing issued. */
   | { kind: 'conflict'; familyId: string; retryAfterMs: number }
 
+/** One budget of login attempts: at most `max` per fixed window of `windowMs`, counted under `key`. */
+export interface AttemptBudget {
+  key: string
+  max: number
+  windowMs: number
+}
+
+/** One attempt taken from a budget, as {@link Store.releaseAttempts} needs it back. */
+export interface AttemptSlot {
+  key: string
+  /** Epoch ms: the end of the window the slot was taken in (a slot of an ended window is not given back). */
+  windowEndsAt: number
+}
+
+/** What {@link Store.reserveAttempts} did: took one slot from every budget, or from none. */
+export type AttemptReservation =
+  | { kind: 'reserved'; slots: AttemptSlot[] }
+  /** `key`'s budget is spent for its current window, which ends in `retryAfterMs`; nothing was taken. */
+  | { kind: 'refused'; key: string; retryAfterMs: number }
+
 /** Why a family was revoked. */
 export type RevokeReason = 'logout' | 'reuse'
 
@@ -93,7 +113,16 @@ export interface Store {
   revokeFamilyByToken(tokenHash: string, now: number, reason: RevokeReason): Promise<boolean>
   /** The session (family) an access token's `sid` names, revoked or not; undefined once deleted. */
   findSession(familyId: string): Promise<SessionRecord | undefined>
-  /** Deletes families past their absolute lifetime (and their tokens). Returns how many. */
+  /**
+   * Takes one attempt from every budget, or from none when any of them is spent
+   * for its current window. Atomic across concurrent callers, processes and
+   * instances: N concurrent login attempts take at most `max` slots, so the
+   * check happens before the password hash, not after it.
+   */
+  reserveAttempts(budgets: readonly AttemptBudget[], now: number): Promise<AttemptReservation>
+  /** Gives slots back (the attempt succeeded, so it does not count). Slots of a window that has since ended are dropped. */
+  releaseAttempts(slots: readonly AttemptSlot[]): Promise<void>
+  /** Deletes families past their absolute lifetime (and their tokens), and attempt counts of ended windows. Returns how many families. */
   purgeExpired(now: number): Promise<number>
   /** Throws when the store cannot serve requests (health check). */
   ping(): Promise<void>

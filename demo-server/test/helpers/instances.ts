@@ -5,6 +5,7 @@
  * from bench/.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
 
 /** The demo-server folder. */
@@ -69,6 +70,25 @@ export function loginAt(url: string, username: string, password: string): Promis
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username, password }),
+  })
+}
+
+/** POST /auth/login (JSON) from a chosen loopback source address (fetch cannot choose one). */
+export function loginFrom(url: string, username: string, password: string, localAddress: string): Promise<{ status: number; body: string }> {
+  const target = new URL(`${url}/auth/login`)
+  const body = JSON.stringify({ username, password })
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => (text += chunk))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+      },
+    )
+    req.on('error', reject)
+    req.end(body)
   })
 }
 

@@ -24,11 +24,11 @@ export function noStore(reply: FastifyReply): FastifyReply {
  * Signs an access token for the session and shapes the token response, with
  * the refresh token in the body or in the cookie depending on the transport.
  */
-export async function sendTokens(
+export function sendTokens(
   app: FastifyInstance,
   reply: FastifyReply,
   session: { userId: string; familyId: string; refreshToken: string; refreshExpiresAt: number },
-): Promise<TokenResponse> {
+): TokenResponse {
   const accessToken = app.accessTokens.sign({ sub: session.userId, sid: session.familyId })
   noStore(reply)
   const body: TokenResponse = {

@@ -32,7 +32,7 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
   if (transport !== 'body' && transport !== 'cookie') {
     throw new TypeError('"refreshTokenTransport" must be "body" or "cookie"')
   }
-  const grace = options.refreshReuseGraceMs ?? 0
+  const grace = options.refreshReuseGraceMs ?? 20_000
   if (!Number.isFinite(grace) || grace < 0) throw new TypeError('"refreshReuseGraceMs" must be a number >= 0')
   const limits = options.rateLimits ?? {}
   const maxSlowDelayMs = options.maxSlowDelayMs ?? 10_000

@@ -45,6 +45,8 @@ export interface PostgresStoreConfig {
   connectTimeoutMs: number
   /** `PG_STATEMENT_TIMEOUT`, ms. */
   statementTimeoutMs: number
+  /** `PG_APPLICATION_NAME`: how this instance's connections appear in `pg_stat_activity`. */
+  applicationName: string
 }
 
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for printing. */
@@ -162,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
           poolMax: integer('PG_POOL_MAX', get('PG_POOL_MAX') ?? '10', 1, 1000),
           connectTimeoutMs: Math.round(parseDuration('PG_CONNECT_TIMEOUT', get('PG_CONNECT_TIMEOUT') ?? '5s') * 1000),
           statementTimeoutMs: Math.round(parseDuration('PG_STATEMENT_TIMEOUT', get('PG_STATEMENT_TIMEOUT') ?? '5s') * 1000),
+          applicationName: get('PG_APPLICATION_NAME') ?? 'silent-refresh-demo',
         }
 
   const transport = get('REFRESH_TOKEN_TRANSPORT') ?? 'body'
@@ -194,7 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       accessTokenTtl: Math.round(parseDuration('ACCESS_TOKEN_TTL', get('ACCESS_TOKEN_TTL') ?? '30s')),
       refreshTokenTtl: Math.round(parseDuration('REFRESH_TOKEN_TTL', get('REFRESH_TOKEN_TTL') ?? '10m')),
       refreshFamilyMaxAge: Math.round(parseDuration('REFRESH_FAMILY_MAX_AGE', get('REFRESH_FAMILY_MAX_AGE') ?? '1h')),
-      refreshReuseGraceMs: integer('REFRESH_REUSE_GRACE_MS', get('REFRESH_REUSE_GRACE_MS') ?? '0', 0, 60_000),
+      refreshReuseGraceMs: integer('REFRESH_REUSE_GRACE_MS', get('REFRESH_REUSE_GRACE_MS') ?? '20000', 0, 60_000),
       refreshTokenTransport: transport,
       allowedOrigins: origins(
         'ALLOWED_ORIGINS',

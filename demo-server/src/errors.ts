@@ -22,8 +22,6 @@ export type ErrorCode =
   | 'not_found'
   /** 408: the request head or body did not arrive in time (a stalled or trickling client). */
   | 'request_timeout'
-  /** 409: the refresh token was rotated a moment ago by a concurrent request (grace window). */
-  | 'refresh_conflict'
   /** 413: body larger than the limit. */
   | 'payload_too_large'
   /** 415: body media type not accepted by this route. */
@@ -46,7 +44,6 @@ export const ERROR_CODES = [
   'csrf_rejected',
   'not_found',
   'request_timeout',
-  'refresh_conflict',
   'payload_too_large',
   'unsupported_media_type',
   'rate_limited',

@@ -42,7 +42,12 @@ export interface AppOptions {
   refreshTokenTtl?: number
   /** Absolute lifetime of a token family (a login), seconds; rotation never extends it. @default 3600 */
   refreshFamilyMaxAge?: number
-  /** Grace window for the immediate parent of the active refresh token, ms; 0 disables. @default 0 */
+  /**
+   * Retry window for a lost answer, ms: within this long after a rotation, the
+   * rotated token presented again — while the new one has never been used —
+   * gets the same new token again instead of counting as reuse. 0: any second
+   * use of a refresh token revokes its family. @default 20_000
+   */
   refreshReuseGraceMs?: number
   /** @default 'body' */
   refreshTokenTransport?: RefreshTokenTransport

@@ -18,12 +18,13 @@ import { loadSigningKeys } from './tokens/keys.ts'
  */
 async function openStore(config: ServerConfig): Promise<{ store: Store; description: string; rateLimitStore?: AppOptions['rateLimitStore'] }> {
   if (config.store.kind === 'sqlite') return { store: openSqliteStore(config.dbPath), description: config.dbPath }
-  const { url, poolMax, connectTimeoutMs, statementTimeoutMs } = config.store
+  const { url, poolMax, connectTimeoutMs, statementTimeoutMs, applicationName } = config.store
   const store = await openPostgresStore({
     connectionString: url,
     poolMax,
     connectTimeoutMs,
     statementTimeoutMs,
+    applicationName,
     onIdleError: (err) => console.error(`demo-server: an idle PostgreSQL connection failed (${err.message}); it will be replaced`),
   })
   const migrations = store.migrationsApplied.length ? `migrations ${store.migrationsApplied.join(', ')} applied` : 'schema up to date'

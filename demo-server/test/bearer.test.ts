@@ -238,7 +238,8 @@ describe('forged and broken tokens → 401 invalid_token, never a 500', () => {
     expect((await ctx.me(access)).statusCode).toBe(200)
     const rotated = await ctx.refresh(refresh)
     expect(rotated.statusCode).toBe(200)
-    // Reuse the old refresh token: the family is revoked.
+    // Reuse the old refresh token after the retry window: the family is revoked.
+    ctx.clock.advance(20_000)
     expect((await ctx.refresh(refresh)).json().error).toBe('invalid_grant')
     const res = await ctx.me(access)
     expectChallenge(res, 401, 'invalid_token')

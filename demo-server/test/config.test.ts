@@ -18,7 +18,7 @@ describe('loadConfig', () => {
       accessTokenTtl: 30,
       refreshTokenTtl: 600,
       refreshFamilyMaxAge: 3600,
-      refreshReuseGraceMs: 0,
+      refreshReuseGraceMs: 20_000,
       refreshTokenTransport: 'body',
       allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
       trustProxy: false,

@@ -49,6 +49,7 @@ describe('cookie transport', () => {
 
   it('reuse of a rotated cookie: invalid_grant, the cookie is cleared, the family is revoked', async () => {
     const next = parseSetCookie(setCookies(await refreshWithCookie(refresh))[0]!).value
+    ctx.clock.advance(20_000) // past the retry window
     const reuse = await refreshWithCookie(refresh)
     expect(reuse.statusCode).toBe(400)
     expect(reuse.json().error).toBe('invalid_grant')

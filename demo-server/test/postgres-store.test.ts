@@ -117,6 +117,18 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
       expect(family.rows).toEqual([{ revoked_reason: 'reuse' }])
     })
 
+    it('50 concurrent rotations of one token over three pools within the retry window: one rotation, 49 replays of it, family live', async () => {
+      const url = await freshDatabase()
+      const pools = await Promise.all([open(url, { poolMax: 10 }), open(url, { poolMax: 10 }), open(url, { poolMax: 10 })])
+      await seedSession(pools[0]!)
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => pools[i % 3]!.rotate(rotateInput('t0', 'child', T0 + 1, 20_000))))
+      expect(results.every((r) => r.kind === 'rotated')).toBe(true)
+      expect(results.filter((r) => r.kind === 'rotated' && !r.replayed)).toHaveLength(1)
+      const children = await pools[1]!.pool.query("SELECT token_hash, status FROM refresh_tokens WHERE parent_hash = 't0'")
+      expect(children.rows).toEqual([{ token_hash: 'child', status: 'active' }])
+      expect(await isSessionActive(pools[2]!, 'fam', T0 + 2)).toBe(true)
+    })
+
     it('a replayed parent racing a rotation of its child: the family always ends revoked, never two active tokens', async () => {
       const url = await freshDatabase()
       const [a, b] = await Promise.all([open(url), open(url)])

@@ -76,7 +76,7 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
 
   it('rotates an active token once, then treats it as reuse and revokes the family', async () => {
     const first = await rotate('t0', 't1', T0 + 1000)
-    expect(first).toMatchObject({ kind: 'rotated', userId, familyId: 'fam', tokenExpiresAt: T0 + 1000 + IDLE })
+    expect(first).toMatchObject({ kind: 'rotated', replayed: false, userId, familyId: 'fam', tokenExpiresAt: T0 + 1000 + IDLE })
     expect(await isSessionActive(store, 'fam', T0 + 1000)).toBe(true)
 
     expect(await rotate('t0', 'x', T0 + 2000)).toEqual({ kind: 'reused', familyId: 'fam' })
@@ -108,34 +108,47 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     expect(await isSessionActive(store, 'fam', T0 + ABSOLUTE)).toBe(false)
   })
 
-  it('grace window: the immediate parent gets a conflict, revoking and issuing nothing', async () => {
-    await rotate('t0', 't1', T0)
-    const conflict = await rotate('t0', 'ignored', T0 + 500, 2000)
-    expect(conflict).toEqual({ kind: 'conflict', familyId: 'fam', retryAfterMs: 1500 })
+  it('retry window: the same rotation again, its child unused → the same child, nothing written', async () => {
+    const first = await rotate('t0', 't1', T0)
+    expect(first).toMatchObject({ kind: 'rotated', replayed: false })
+    const again = await rotate('t0', 't1', T0 + 500, 2000)
+    expect(again).toEqual({ kind: 'rotated', replayed: true, userId, familyId: 'fam', tokenExpiresAt: T0 + IDLE, familyExpiresAt: T0 + ABSOLUTE })
     expect(await isSessionActive(store, 'fam', T0 + 500)).toBe(true)
-    // Nothing was issued: the child is still the one active token and rotates normally.
-    expect(await rotate('ignored', 'x', T0 + 600)).toEqual({ kind: 'unknown' })
-    expect(await rotate('t1', 't2', T0 + 700)).toMatchObject({ kind: 'rotated' })
+    // Still one child, still active: it rotates normally, after which the parent is reuse.
+    expect(await rotate('t1', 't2', T0 + 700)).toMatchObject({ kind: 'rotated', replayed: false })
+    expect(await rotate('t0', 't1', T0 + 800, 2000)).toEqual({ kind: 'reused', familyId: 'fam' })
   })
 
-  it('grace window: a grandparent inside the window is reuse', async () => {
+  it('retry window: another child than the one committed is reuse (only the same rotation is replayed)', async () => {
+    await rotate('t0', 't1', T0)
+    expect(await rotate('t0', 'other', T0 + 500, 2000)).toEqual({ kind: 'reused', familyId: 'fam' })
+  })
+
+  it('retry window: a grandparent inside the window is reuse', async () => {
     await rotate('t0', 't1', T0)
     await rotate('t1', 't2', T0 + 10)
-    expect(await rotate('t0', 'x', T0 + 20, 5000)).toEqual({ kind: 'reused', familyId: 'fam' })
+    expect(await rotate('t0', 't1', T0 + 20, 5000)).toEqual({ kind: 'reused', familyId: 'fam' })
     expect(await isSessionActive(store, 'fam', T0 + 20)).toBe(false)
   })
 
-  it('grace window: the parent after the window is reuse', async () => {
+  it('retry window: the parent after the window is reuse', async () => {
     await rotate('t0', 't1', T0)
-    expect(await rotate('t0', 'x', T0 + 2000, 2000)).toEqual({ kind: 'reused', familyId: 'fam' })
+    expect(await rotate('t0', 't1', T0 + 2000, 2000)).toEqual({ kind: 'reused', familyId: 'fam' })
   })
 
-  it('five concurrent rotations of one token: exactly one wins', async () => {
-    const results = await Promise.all([1, 2, 3, 4, 5].map((i) => rotate('t0', `c${i}`, T0 + 1)))
+  it('five concurrent rotations of one token, window off: exactly one wins, the rest is reuse', async () => {
+    const results = await Promise.all([1, 2, 3, 4, 5].map(() => rotate('t0', 'c', T0 + 1)))
     expect(results.filter((r) => r.kind === 'rotated')).toHaveLength(1)
     // The losers presented a rotated token: reuse, and the family is gone.
     expect(results.filter((r) => r.kind === 'reused' || r.kind === 'revoked')).toHaveLength(4)
     expect(await isSessionActive(store, 'fam', T0 + 1)).toBe(false)
+  })
+
+  it('five concurrent rotations of one token, within the window: one rotation, four replays of it', async () => {
+    const results = await Promise.all([1, 2, 3, 4, 5].map(() => rotate('t0', 'c', T0 + 1, 2000)))
+    expect(results.map((r) => r.kind)).toEqual(['rotated', 'rotated', 'rotated', 'rotated', 'rotated'])
+    expect(results.filter((r) => r.kind === 'rotated' && !r.replayed)).toHaveLength(1)
+    expect(await isSessionActive(store, 'fam', T0 + 1)).toBe(true)
   })
 
   it('login attempts: one slot from every budget or from none; refused with the time left; released slots come back', async () => {

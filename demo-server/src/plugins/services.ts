@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { createAccessTokens, type AccessTokens } from '../tokens/access-token.ts'
 import { deriveSecret } from '../tokens/keys.ts'
 import { createDeviceCookies, type DeviceCookies } from '../auth/device-cookie.ts'
+import { createChildTokens } from '../tokens/refresh-token.ts'
 import type { PasswordHasher } from '../auth/password.ts'
 import type { ResolvedOptions } from '../options.ts'
 import type { Store } from '../store/types.ts'
@@ -19,6 +20,8 @@ declare module 'fastify' {
     settings: ResolvedOptions
     /** Device cookies of successful logins (auth/device-cookie.ts). */
     deviceCookies: DeviceCookies
+    /** The refresh token that replaces a given one at rotation (tokens/refresh-token.ts). */
+    childRefreshToken: (parent: string) => string
   }
 }
 
@@ -29,6 +32,7 @@ async function services(app: FastifyInstance, options: ResolvedOptions): Promise
   app.decorate('now', options.now)
   app.decorate('passwordHasher', options.passwordHasher)
   app.decorate('deviceCookies', createDeviceCookies(deriveSecret(options.keys, 'device-cookie v1'), options.now))
+  app.decorate('childRefreshToken', createChildTokens(deriveSecret(options.keys, 'refresh-token children v1')))
   app.decorate('dummyPasswordHash', await options.passwordHasher.hash(randomBytes(24).toString('base64url')))
   app.decorate(
     'accessTokens',

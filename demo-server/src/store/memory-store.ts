@@ -53,10 +53,11 @@ export function createMemoryStore(): Store {
     if (family.revokedAt !== null) return { kind: 'revoked', familyId: family.id }
     if (input.now >= family.expiresAt) return { kind: 'expired' }
     if (token.status === 'rotated') {
-      const child = token.childHash ? tokens.get(token.childHash) : undefined
+      const child = token.childHash === input.newTokenHash ? tokens.get(token.childHash) : undefined
       const sinceRotation = input.now - (token.rotatedAt ?? 0)
-      if (input.graceMs > 0 && sinceRotation < input.graceMs && child?.status === 'active') {
-        return { kind: 'conflict', familyId: family.id, retryAfterMs: input.graceMs - sinceRotation }
+      // A retry of the very rotation whose child nobody has used yet: the same answer again.
+      if (input.graceMs > 0 && sinceRotation < input.graceMs && child?.status === 'active' && input.now < child.expiresAt) {
+        return { kind: 'rotated', replayed: true, userId: family.userId, familyId: family.id, tokenExpiresAt: child.expiresAt, familyExpiresAt: family.expiresAt }
       }
       revoke(family, input.now, 'reuse')
       return { kind: 'reused', familyId: family.id }
@@ -76,7 +77,7 @@ export function createMemoryStore(): Store {
       rotatedAt: null,
       childHash: null,
     })
-    return { kind: 'rotated', userId: family.userId, familyId: family.id, tokenExpiresAt, familyExpiresAt: family.expiresAt }
+    return { kind: 'rotated', replayed: false, userId: family.userId, familyId: family.id, tokenExpiresAt, familyExpiresAt: family.expiresAt }
   }
 
   return {

@@ -112,9 +112,10 @@ const SQL = {
            SELECT won.family_id, won.user_id, won.family_expires_at, child.expires_at AS token_expires_at FROM won, child`,
   // Why the compare-and-set matched nothing, read after it in the same transaction.
   classify: `SELECT t.family_id, t.status, t.expires_at, t.rotated_at,
-                    f.expires_at AS family_expires_at, f.revoked_at,
-                    (SELECT c.status FROM refresh_tokens c WHERE c.parent_hash = t.token_hash LIMIT 1) AS child_status
+                    f.user_id, f.expires_at AS family_expires_at, f.revoked_at,
+                    c.token_hash AS child_hash, c.status AS child_status, c.expires_at AS child_expires_at
                FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
+               LEFT JOIN refresh_tokens c ON c.parent_hash = t.token_hash
               WHERE t.token_hash = $1`,
   revokeFamily: 'UPDATE token_families SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL',
   revokeByToken: `WITH t AS (SELECT family_id FROM refresh_tokens WHERE token_hash = $1),
@@ -169,9 +170,12 @@ interface ClassifyRow {
   status: 'active' | 'rotated'
   expires_at: string
   rotated_at: string | null
+  user_id: string
   family_expires_at: string
   revoked_at: string | null
+  child_hash: string | null
   child_status: 'active' | 'rotated' | null
+  child_expires_at: string | null
 }
 
 function toUser(row: UserRow | undefined): UserRecord | undefined {
@@ -326,6 +330,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (won) {
         return {
           kind: 'rotated',
+          replayed: false,
           userId: won.user_id,
           familyId: won.family_id,
           tokenExpiresAt: Number(won.token_expires_at),
@@ -341,8 +346,22 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         if (input.now >= Number(found.family_expires_at)) return { kind: 'expired' }
         if (found.status === 'rotated') {
           const sinceRotation = input.now - Number(found.rotated_at ?? 0)
-          if (input.graceMs > 0 && sinceRotation < input.graceMs && found.child_status === 'active') {
-            return { kind: 'conflict', familyId: found.family_id, retryAfterMs: input.graceMs - sinceRotation }
+          // A retry of the very rotation whose child nobody has used yet: the same answer again.
+          if (
+            input.graceMs > 0 &&
+            sinceRotation < input.graceMs &&
+            found.child_hash === input.newTokenHash &&
+            found.child_status === 'active' &&
+            input.now < Number(found.child_expires_at)
+          ) {
+            return {
+              kind: 'rotated',
+              replayed: true,
+              userId: found.user_id,
+              familyId: found.family_id,
+              tokenExpiresAt: Number(found.child_expires_at),
+              familyExpiresAt: Number(found.family_expires_at),
+            }
           }
           // Reuse (RFC 9700 §4.14.2).
           await client.query(named('revokeFamily', [input.now, 'reuse', found.family_id]))

@@ -112,8 +112,8 @@ export function openSqliteStore(path: string): Store {
          FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
         WHERE t.token_hash = ?`,
     ),
-    childStatus: db.prepare<[string], { status: 'active' | 'rotated' }>(
-      'SELECT status FROM refresh_tokens WHERE parent_hash = ?',
+    child: db.prepare<[string], { token_hash: string; status: 'active' | 'rotated'; expires_at: number }>(
+      'SELECT token_hash, status, expires_at FROM refresh_tokens WHERE parent_hash = ?',
     ),
     // Compare-and-set: only an active token can become rotated, and only once.
     markRotated: db.prepare(
@@ -162,10 +162,17 @@ export function openSqliteStore(path: string): Store {
     if (row.revoked_at !== null) return { kind: 'revoked', familyId: row.family_id }
     if (input.now >= row.family_expires_at) return { kind: 'expired' }
     if (row.status === 'rotated') {
-      const child = q.childStatus.get(row.token_hash)
+      const child = q.child.get(row.token_hash)
       const sinceRotation = input.now - (row.rotated_at ?? 0)
-      if (input.graceMs > 0 && sinceRotation < input.graceMs && child?.status === 'active') {
-        return { kind: 'conflict', familyId: row.family_id, retryAfterMs: input.graceMs - sinceRotation }
+      // A retry of the very rotation whose child nobody has used yet: the same answer again.
+      if (
+        input.graceMs > 0 &&
+        sinceRotation < input.graceMs &&
+        child?.token_hash === input.newTokenHash &&
+        child.status === 'active' &&
+        input.now < child.expires_at
+      ) {
+        return { kind: 'rotated', replayed: true, userId: row.user_id, familyId: row.family_id, tokenExpiresAt: child.expires_at, familyExpiresAt: row.family_expires_at }
       }
       q.revokeFamily.run(input.now, 'reuse', row.family_id)
       return { kind: 'reused', familyId: row.family_id }
@@ -181,6 +188,7 @@ export function openSqliteStore(path: string): Store {
     q.insertToken.run(input.newTokenHash, row.family_id, row.token_hash, input.now, tokenExpiresAt)
     return {
       kind: 'rotated',
+      replayed: false,
       userId: row.user_id,
       familyId: row.family_id,
       tokenExpiresAt,

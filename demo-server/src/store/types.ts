@@ -44,32 +44,47 @@ export interface NewSession {
 export interface RotateInput {
   /** Hash of the refresh token the client presented. */
   tokenHash: string
-  /** Hash of the refresh token that replaces it when rotation succeeds. */
+  /**
+   * Hash of the refresh token that replaces it. Derived from the presented
+   * token (tokens/refresh-token.ts), so a retry of the same rotation names the
+   * same child: that is how a retry gets the answer it lost.
+   */
   newTokenHash: string
   /** Epoch ms. */
   now: number
   /** Idle lifetime of the new token in ms (capped by the family's absolute end). */
   idleTtlMs: number
-  /** Grace window in ms for the immediate parent of the active token; 0 disables it. */
+  /**
+   * Retry window, ms: presenting a token again within this long after it was
+   * rotated, while its child (`newTokenHash`) has never been used, answers that
+   * same child again instead of counting as reuse. 0 disables it.
+   */
   graceMs: number
 }
 
 /**
- * What {@link Store.rotate} did. Only `rotated` issued anything; only
- * `reused` changed state besides it (the family is now revoked).
+ * What {@link Store.rotate} did. Only `rotated` answers with a token (the child
+ * named by `newTokenHash`); only `reused` changed state besides a first
+ * rotation (the family is now revoked).
  */
 export type RotateResult =
-  | { kind: 'rotated'; userId: string; familyId: string; tokenExpiresAt: number; familyExpiresAt: number }
+  /**
+   * The child is the active token. `replayed`: it already was — this is a retry
+   * within the window of a rotation whose answer the client did not get, and
+   * nothing was written.
+   */
+  | { kind: 'rotated'; replayed: boolean; userId: string; familyId: string; tokenExpiresAt: number; familyExpiresAt: number }
   /** No token with that hash. */
   | { kind: 'unknown' }
   /** Idle TTL or the family's absolute lifetime has passed. */
   | { kind: 'expired' }
   /** The family was already revoked (logout or earlier reuse). */
   | { kind: 'revoked'; familyId: string }
-  /** An already rotated token was presented: the whole family is revoked now (RFC 9700 §4.14.2). */
+  /**
+   * An already rotated token was presented (after its child was used, after the
+   * window, or a grandparent): the whole family is revoked now (RFC 9700 §4.14.2).
+   */
   | { kind: 'reused'; familyId: string }
-  /** The immediate parent of the active token, within the grace window: nothing revoked, nothing issued. */
-  | { kind: 'conflict'; familyId: string; retryAfterMs: number }
 
 /** One budget of login attempts: at most `max` per fixed window of `windowMs`, counted under `key`. */
 export interface AttemptBudget {

@@ -1,7 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HttpError } from '../../errors.ts'
 import { ClientId, MAX_REFRESH_TOKEN_LENGTH, TokenResponse } from '../../schemas.ts'
-import { generateRefreshToken, hashRefreshToken, isWellFormedRefreshToken } from '../../tokens/refresh-token.ts'
+import { hashRefreshToken, isWellFormedRefreshToken } from '../../tokens/refresh-token.ts'
 import { REFRESH_COOKIE, clearRefreshCookie, noStore, sendTokens } from './token-response.ts'
 
 const TokenBody = Type.Object(
@@ -19,9 +19,6 @@ const TokenBody = Type.Object(
  * which tokens exist.
  */
 export const INVALID_GRANT_DESCRIPTION = 'The refresh token is invalid, expired or revoked.'
-
-/** Seconds a client should wait after `409 refresh_conflict` before retrying with its newest refresh token. */
-export const CONFLICT_RETRY_AFTER_SECONDS = 1
 
 /** `POST /auth/token` — `grant_type=refresh_token` (RFC 6749 §6), form or JSON → rotated pair. */
 const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
@@ -59,7 +56,8 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
       if (!isWellFormedRefreshToken(presented)) throw invalidGrant()
 
       const now = app.now()
-      const next = generateRefreshToken()
+      // The child is derived from the presented token: a retry of this rotation names the same child.
+      const next = app.childRefreshToken(presented)
       const result = await app.store.rotate({
         tokenHash: hashRefreshToken(presented),
         newTokenHash: hashRefreshToken(next),
@@ -70,21 +68,14 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
 
       switch (result.kind) {
         case 'rotated':
-          request.log.info({ sid: result.familyId }, 'refresh token rotated')
+          if (result.replayed) request.log.info({ sid: result.familyId }, 'rotation retried within the window: the same refresh token again')
+          else request.log.info({ sid: result.familyId }, 'refresh token rotated')
           return sendTokens(app, reply, {
             userId: result.userId,
             familyId: result.familyId,
             refreshToken: next,
             refreshExpiresAt: result.tokenExpiresAt,
           })
-        case 'conflict':
-          request.log.info({ sid: result.familyId }, 'refresh conflict inside the grace window')
-          throw new HttpError(
-            409,
-            'refresh_conflict',
-            'This refresh token was just rotated by a concurrent request; retry with the newest refresh token.',
-            { 'retry-after': String(CONFLICT_RETRY_AFTER_SECONDS) },
-          )
         case 'reused':
           request.log.warn({ sid: result.familyId }, 'refresh token reuse detected: token family revoked')
           throw invalidGrant()

@@ -45,6 +45,8 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
   if (timeouts.requestMs < timeouts.headersMs) throw new TypeError('"timeouts.requestMs" must be at least "timeouts.headersMs"')
   // The idle timeout also runs while a handler works: it must outlast the slowest one.
   if (timeouts.idleMs <= maxSlowDelayMs) throw new TypeError('"timeouts.idleMs" must be longer than "maxSlowDelayMs"')
+  const authCacheSize = options.authCacheSize ?? 10_000
+  if (!Number.isInteger(authCacheSize) || authCacheSize < 0) throw new TypeError('"authCacheSize" must be a whole number >= 0')
   const maxConnectionsPerAddress = options.maxConnectionsPerAddress ?? 64
   if (!Number.isInteger(maxConnectionsPerAddress) || maxConnectionsPerAddress < 0) {
     throw new TypeError('"maxConnectionsPerAddress" must be a whole number >= 0')
@@ -74,6 +76,7 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
     now: options.now ?? Date.now,
     maxSlowDelayMs,
     demoLevers: options.demoLevers ?? false,
+    authCacheSize,
     timeouts,
     maxConnectionsPerAddress,
   }

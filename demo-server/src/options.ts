@@ -86,6 +86,8 @@ export interface AppOptions {
    * @default false
    */
   demoLevers?: boolean
+  /** Verified access tokens (and sessions) kept in memory for the hot path; 0 turns the cache off. @default 10_000 */
+  authCacheSize?: number
   /** Time limits for slow, stalled and idle clients. */
   timeouts?: ClientTimeouts
   /** Most connections one address (IPv6: one /64) may hold open; 0 for no cap (behind a proxy). @default 64 */

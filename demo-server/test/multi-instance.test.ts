@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { exportJWK } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateSigningKeys } from '../src/tokens/keys.ts'
-import { loginAt, loginFrom, meAt, refreshAt, startInstance, type Instance } from './helpers/instances.ts'
+import { loginAt, loginFrom, meAt, msUntilRefused, refreshAt, startInstance, type Instance } from './helpers/instances.ts'
 import { postgresRequired, postgresUnavailableReason, printSkipNotice, startPostgres, type TestPostgres } from './helpers/postgres.ts'
 
 const USER = { username: 'multi', password: 'three instances' }
@@ -67,9 +67,9 @@ describe.skipIf(postgresUnavailableReason !== null)('three instances on one Post
   it('each instance started on the shared database and reports it', () => {
     const ports = new Set(urls())
     expect(ports.size).toBe(3)
-    for (const i of instances) expect(i.output()).toMatch(/database: PostgreSQL postgres:\/\/postgres@127\.0\.0\.1:\d+\/multi \(pool of 5; (migrations 1, 2, 3 applied|schema up to date); rate limits shared\)/)
+    for (const i of instances) expect(i.output()).toMatch(/database: PostgreSQL postgres:\/\/postgres@127\.0\.0\.1:\d+\/multi \(pool of 5; (migrations 1, 2, 3, 4 applied|schema up to date); rate limits shared\)/)
     // Exactly one of them migrated the new database.
-    expect(instances.filter((i) => i.output().includes('migrations 1, 2, 3 applied'))).toHaveLength(1)
+    expect(instances.filter((i) => i.output().includes('migrations 1, 2, 3, 4 applied'))).toHaveLength(1)
   })
 
   it('50 concurrent refreshes with one token, spread over the three instances: one rotation, all 50 get its answer', async () => {
@@ -98,20 +98,66 @@ describe.skipIf(postgresUnavailableReason !== null)('three instances on one Post
     for (const url of [a, b, c]) expect((await meAt(url, third.access_token)).status).toBe(200)
 
     // A thief replays the first token at A: its child was used, so this is reuse.
+    const since = performance.now()
     const replay = await refreshAt(a, first.refresh_token)
     expect(replay.status).toBe(400)
     expect(await replay.json()).toMatchObject({ error: 'invalid_grant' })
 
-    for (const url of [a, b, c]) {
-      expect((await meAt(url, third.access_token)).status).toBe(401)
-      expect((await refreshAt(url, third.refresh_token)).status).toBe(400)
-    }
+    // Every instance had the newest access token cached: each drops it within a second (pushed).
+    for (const ms of await Promise.all([a, b, c].map((url) => msUntilRefused(url, third.access_token, since)))) expect(ms).toBeLessThan(1000)
+    for (const url of [a, b, c]) expect((await refreshAt(url, third.refresh_token)).status).toBe(400)
     const family = await server.sql<{ revoked_reason: string }>(
       db,
       'SELECT f.revoked_reason FROM token_families f JOIN refresh_tokens t ON t.family_id = f.id WHERE t.token_hash = $1',
       [sha256(third.refresh_token)],
     )
     expect(family).toEqual([{ revoked_reason: 'reuse' }])
+  })
+
+  it('a logout on one instance stops the session on all three within a second, though each had the token cached', async () => {
+    const [a, b, c] = urls() as [string, string, string]
+    const tokens = await login(a)
+    for (const url of [a, b, c]) for (let i = 0; i < 3; i++) expect((await meAt(url, tokens.access_token)).status).toBe(200)
+    const since = performance.now()
+    const logout = await fetch(`${b}/auth/logout`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: tokens.refresh_token }) })
+    expect(logout.status).toBe(204)
+    const took = await Promise.all([a, b, c].map((url) => msUntilRefused(url, tokens.access_token, since)))
+    console.log(`  refused after the logout on B: ${took.map((ms) => `${Math.round(ms)} ms`).join(', ')} (A, B, C)`)
+    for (const ms of took) expect(ms).toBeLessThan(1000)
+  })
+
+  it('when the listening connections are lost, every instance drops what it cached: a revocation the feed missed takes effect within a second', async () => {
+    const [a, b, c] = urls() as [string, string, string]
+    const tokens = await login(a)
+    for (const url of [a, b, c]) for (let i = 0; i < 3; i++) expect((await meAt(url, tokens.access_token)).status).toBe(200)
+    const sid = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString()).sid as string
+    const { default: pg } = await import('pg')
+    const client = new pg.Client({ connectionString: server.url(db) })
+    await client.connect()
+    try {
+      // A revocation whose notification never arrives (triggers off for this transaction, as if it were lost).
+      await client.query('BEGIN')
+      await client.query('SET LOCAL session_replication_role = replica')
+      await client.query("UPDATE token_families SET revoked_at = $1, revoked_reason = 'logout' WHERE id = $2", [Date.now(), sid])
+      await client.query('COMMIT')
+      // Unnotified, the instances still serve the cached token: the cache relies on the feed...
+      for (const url of [a, b, c]) expect((await meAt(url, tokens.access_token)).status).toBe(200)
+      // ...so losing the feed must drop the cache. Kill every listening connection.
+      const since = performance.now()
+      const killed = await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE '% revocations'")
+      expect(killed.rowCount).toBe(3)
+      const took = await Promise.all([a, b, c].map((url) => msUntilRefused(url, tokens.access_token, since)))
+      console.log(`  refused after the listeners were killed: ${took.map((ms) => `${Math.round(ms)} ms`).join(', ')}`)
+      for (const ms of took) expect(ms).toBeLessThan(1000)
+    } finally {
+      await client.end()
+    }
+    // The feed is back: a later logout is pushed again.
+    const fresh = await login(b)
+    for (const url of [a, b, c]) expect((await meAt(url, fresh.access_token)).status).toBe(200)
+    const since = performance.now()
+    await fetch(`${c}/auth/logout`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: fresh.refresh_token }) })
+    for (const ms of await Promise.all([a, b, c].map((url) => msUntilRefused(url, fresh.access_token, since)))) expect(ms).toBeLessThan(1000)
   })
 
   it('45 concurrent wrong passwords for one account over the three instances: exactly 5 are checked (the limit), 40 get 429', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { AttemptReservation, NewSession, RevokeReason, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
+import type { AttemptReservation, NewSession, RevocationListener, RevokeReason, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
 
 interface FamilyRow {
   id: string
@@ -32,6 +32,7 @@ export function createMemoryStore(): Store {
   const families = new Map<string, FamilyRow>()
   const tokens = new Map<string, TokenRow>()
   const attempts = new Map<string, { count: number; windowEndsAt: number }>()
+  const listeners = new Set<RevocationListener>()
   let closed = false
 
   function assertOpen(): void {
@@ -42,6 +43,7 @@ export function createMemoryStore(): Store {
     if (family.revokedAt === null) {
       family.revokedAt = now
       family.revokedReason = reason
+      for (const listener of listeners) listener.revoked(family.id)
     }
   }
 
@@ -181,6 +183,14 @@ export function createMemoryStore(): Store {
       }
       for (const [key, row] of attempts) if (row.windowEndsAt <= now) attempts.delete(key)
       return purged
+    },
+    async watchRevocations(listener) {
+      assertOpen()
+      listeners.add(listener)
+      listener.live(true)
+      return async () => {
+        listeners.delete(listener)
+      }
     },
     async ping() {
       assertOpen()

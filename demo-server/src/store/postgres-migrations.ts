@@ -75,6 +75,24 @@ CREATE TABLE login_attempts (
 CREATE INDEX login_attempts_window ON login_attempts (window_ends_at);
 `,
   },
+  {
+    version: 4,
+    name: 'revocations pushed to every instance',
+    sql: `
+-- Every instance LISTENs on this channel (postgres-revocations.ts) and drops what it cached about
+-- the session at once. A trigger, so a revocation made any way at all (a psql UPDATE included) is
+-- pushed; NOTIFY is delivered when the revoking transaction commits, never before.
+CREATE FUNCTION silent_refresh_notify_revoked() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('silent_refresh_revocations', NEW.id);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER token_families_revoked AFTER UPDATE OF revoked_at ON token_families
+  FOR EACH ROW WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL)
+  EXECUTE FUNCTION silent_refresh_notify_revoked();
+`,
+  },
 ]
 
 /** Arbitrary constant for `pg_advisory_xact_lock`: "silent-refresh demo migrations". */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import pg, { type Pool, type PoolClient, type QueryConfig, type QueryResultRow } from 'pg'
 import { migrate } from './postgres-migrations.ts'
+import { watchPostgresRevocations } from './postgres-revocations.ts'
 import { StoreUnavailableError, type AttemptReservation, type RotateResult, type Store, type UserRecord } from './types.ts'
 
 /** Options of {@link openPostgresStore}. Only `connectionString` is required. */
@@ -207,6 +208,7 @@ function toUser(row: UserRow | undefined): UserRecord | undefined {
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
   const statementTimeoutMs = options.statementTimeoutMs ?? 5000
+  const applicationName = options.applicationName ?? 'silent-refresh-demo'
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.poolMax ?? 10,
@@ -217,12 +219,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     statement_timeout: statementTimeoutMs,
     idle_in_transaction_session_timeout: Math.max(statementTimeoutMs * 2, 10_000),
     keepAlive: true,
-    application_name: options.applicationName ?? 'silent-refresh-demo',
+    application_name: applicationName,
   })
   // Without a listener, an idle connection killed by the server would crash the process.
   pool.on('error', (err) => options.onIdleError?.(err))
 
   let closed = false
+  /** Revocation feeds still listening; stopped by close(). */
+  const feeds = new Set<() => Promise<void>>()
 
   /**
    * One statement, autocommit (its own transaction). An error answered by the
@@ -428,6 +432,19 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return rows[0]?.n ?? 0
     },
 
+    async watchRevocations(listener) {
+      if (closed) throw new StoreUnavailableError('the store is closed')
+      const stop = await watchPostgresRevocations(
+        { connectionString: options.connectionString, applicationName, onError: options.onIdleError },
+        listener,
+      )
+      feeds.add(stop)
+      return async () => {
+        feeds.delete(stop)
+        await stop()
+      }
+    },
+
     async ping() {
       await query('SELECT 1')
     },
@@ -435,6 +452,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     async close() {
       if (closed) return
       closed = true
+      await Promise.all([...feeds].map((stop) => stop()))
       await pool.end()
     },
   }

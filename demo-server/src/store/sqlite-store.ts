@@ -3,7 +3,7 @@ import { dirname } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import Database from 'better-sqlite3'
 import { DATA_DIR_MODE, DATA_FILE_MODE, restrictFiles } from '../data-files.ts'
-import type { AttemptBudget, AttemptReservation, NewSession, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
+import type { AttemptBudget, AttemptReservation, NewSession, RevocationListener, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -35,6 +35,14 @@ CREATE INDEX IF NOT EXISTS refresh_tokens_parent ON refresh_tokens(parent_hash);
 CREATE UNIQUE INDEX IF NOT EXISTS refresh_tokens_one_active
   ON refresh_tokens(family_id) WHERE status = 'active';
 CREATE INDEX IF NOT EXISTS token_families_expires ON token_families(expires_at);
+-- Every revocation, in order, for the other processes on this file (watchRevocations polls it).
+CREATE TABLE IF NOT EXISTS revocations (
+  seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+  family_id TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS token_families_revoked AFTER UPDATE OF revoked_at ON token_families
+  WHEN OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL
+  BEGIN INSERT INTO revocations (family_id) VALUES (NEW.id); END;
 -- Login attempt budgets (auth/login-limits.ts): one row per key, fixed windows.
 CREATE TABLE IF NOT EXISTS login_attempts (
   key            TEXT PRIMARY KEY,
@@ -71,6 +79,9 @@ interface UserRow {
 function toUser(row: UserRow | undefined): UserRecord | undefined {
   return row && { id: row.id, username: row.username, passwordHash: row.password_hash }
 }
+
+/** How often a process reads the revocations other processes on the same file made. */
+const POLL_MS = 250
 
 /**
  * {@link Store} on a SQLite file (or `:memory:`) through better-sqlite3, in
@@ -130,6 +141,13 @@ export function openSqliteStore(path: string): Store {
          FROM token_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?`,
     ),
     purge: db.prepare('DELETE FROM token_families WHERE expires_at <= ?'),
+    lastRevocation: db.prepare<[], { seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM revocations'),
+    firstRevocation: db.prepare<[], { seq: number }>('SELECT coalesce(min(seq), 0) AS seq FROM revocations'),
+    revocationsAfter: db.prepare<[number], { seq: number; family_id: string }>(
+      'SELECT seq, family_id FROM revocations WHERE seq > ? ORDER BY seq LIMIT 1000',
+    ),
+    // Keep the last 10,000 revocations: a process further behind than that starts afresh (see poll()).
+    pruneRevocations: db.prepare('DELETE FROM revocations WHERE seq <= (SELECT max(seq) FROM revocations) - 10000'),
     purgeAttempts: db.prepare('DELETE FROM login_attempts WHERE window_ends_at <= ?'),
     attempt: db.prepare<[string], { count: number; window_ends_at: number }>('SELECT count, window_ends_at FROM login_attempts WHERE key = ?'),
     takeAttempt: db.prepare(
@@ -216,6 +234,27 @@ export function openSqliteStore(path: string): Store {
 
   let closed = false
 
+  // Revocations: listeners of this process hear of them at once; those made by other
+  // processes on the same file are read from the revocations table every POLL_MS.
+  const listeners = new Set<RevocationListener>()
+  let lastSeen = 0
+  let poller: NodeJS.Timeout | undefined
+  const emit = (familyId: string): void => {
+    for (const listener of listeners) listener.revoked(familyId)
+  }
+  function poll(): void {
+    if (closed) return
+    // Rows we have not seen were pruned: some revocations are unknown, so every listener starts afresh.
+    if (q.firstRevocation.get()!.seq > lastSeen + 1 && lastSeen > 0) {
+      for (const listener of listeners) listener.live(false)
+      for (const listener of listeners) listener.live(true)
+    }
+    for (const row of q.revocationsAfter.all(lastSeen)) {
+      emit(row.family_id)
+      lastSeen = row.seq
+    }
+  }
+
   return {
     async findUserByUsername(username) {
       return toUser(q.userByName.get(username))
@@ -232,7 +271,9 @@ export function openSqliteStore(path: string): Store {
     async rotate(input) {
       // IMMEDIATE takes the write lock before the first read: no other
       // connection can rotate the same token between our SELECT and UPDATE.
-      return rotate.immediate(input)
+      const result = rotate.immediate(input)
+      if (result.kind === 'reused') emit(result.familyId)
+      return result
     },
     async reserveAttempts(budgets, now) {
       // IMMEDIATE: the write lock is taken before the first read, so concurrent
@@ -248,7 +289,7 @@ export function openSqliteStore(path: string): Store {
     async revokeFamilyByToken(tokenHash, now, reason) {
       const row = q.familyOfToken.get(tokenHash)
       if (!row) return false
-      q.revokeFamily.run(now, reason, row.family_id)
+      if (q.revokeFamily.run(now, reason, row.family_id).changes > 0) emit(row.family_id)
       return true
     },
     async findSession(familyId) {
@@ -257,7 +298,22 @@ export function openSqliteStore(path: string): Store {
     },
     async purgeExpired(now) {
       q.purgeAttempts.run(now)
+      q.pruneRevocations.run()
+      // Families past their absolute end are deleted, not revoked: tokens of them fail on time alone.
       return q.purge.run(now).changes
+    },
+    async watchRevocations(listener) {
+      if (listeners.size === 0) {
+        lastSeen = q.lastRevocation.get()!.seq
+        poller = setInterval(poll, POLL_MS)
+        poller.unref()
+      }
+      listeners.add(listener)
+      listener.live(true)
+      return async () => {
+        listeners.delete(listener)
+        if (listeners.size === 0) clearInterval(poller)
+      }
     },
     async ping() {
       q.ping.get()
@@ -265,6 +321,7 @@ export function openSqliteStore(path: string): Store {
     async close() {
       if (closed) return
       closed = true
+      clearInterval(poller)
       db.close()
     },
   }

@@ -109,6 +109,17 @@ export type AttemptReservation =
 /** Why a family was revoked. */
 export type RevokeReason = 'logout' | 'reuse'
 
+/** What {@link Store.watchRevocations} reports to its listener. */
+export interface RevocationListener {
+  /** A family (session) was revoked or deleted, by this instance or any other. */
+  revoked(familyId: string): void
+  /**
+   * Whether revocations are being delivered. After `false` some may have been
+   * missed (a lost connection): anything cached about sessions must go, until `true`.
+   */
+  live(isLive: boolean): void
+}
+
 /** Storage behind the demo server. Implementations must make {@link Store.rotate} atomic. */
 export interface Store {
   findUserByUsername(username: string): Promise<UserRecord | undefined>
@@ -139,6 +150,13 @@ export interface Store {
   releaseAttempts(slots: readonly AttemptSlot[]): Promise<void>
   /** Deletes families past their absolute lifetime (and their tokens), and attempt counts of ended windows. Returns how many families. */
   purgeExpired(now: number): Promise<number>
+  /**
+   * Pushes every revocation to `listener`: in-process for the memory store; for
+   * SQLite, in-process at once and from other processes on the same file within
+   * a quarter of a second; for PostgreSQL, from every instance through
+   * LISTEN/NOTIFY. Resolves once subscribed; the returned function unsubscribes.
+   */
+  watchRevocations(listener: RevocationListener): Promise<() => Promise<void>>
   /** Throws when the store cannot serve requests (health check). */
   ping(): Promise<void>
   close(): Promise<void>

@@ -96,3 +96,18 @@ export function loginFrom(url: string, username: string, password: string, local
 export function meAt(url: string, accessToken: string): Promise<Response> {
   return fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${accessToken}` } })
 }
+
+/**
+ * Asks `GET /api/me` with the token every 10 ms until it answers 401, and
+ * returns how long that took after `since` (performance.now()), or Infinity
+ * if it still answered 200 after `withinMs`.
+ */
+export async function msUntilRefused(url: string, accessToken: string, since: number, withinMs = 3000): Promise<number> {
+  while (performance.now() - since < withinMs) {
+    const res = await meAt(url, accessToken)
+    if (res.status === 401) return performance.now() - since
+    if (res.status !== 200) throw new Error(`GET /api/me answered ${res.status}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  return Infinity
+}

@@ -27,6 +27,8 @@ export interface ServerConfig {
   /** Whether `DEMO_PASSWORD` was set (else the password is the documented default, `demo`). */
   demoPasswordFromEnv: boolean
   logLevel: string
+  /** `SHUTDOWN_TIMEOUT`, ms: how long in-flight requests get after SIGINT/SIGTERM before the process exits 1. */
+  shutdownTimeoutMs: number
   app: Omit<AppOptions, 'store' | 'keys'>
 }
 
@@ -191,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     demoPassword: get('DEMO_PASSWORD') ?? 'demo',
     demoPasswordFromEnv: get('DEMO_PASSWORD') !== undefined,
     logLevel: get('LOG_LEVEL') ?? 'info',
+    shutdownTimeoutMs: ms('SHUTDOWN_TIMEOUT', '10s'),
     app: {
       issuer: get('JWT_ISSUER') ?? publicUrl,
       audience: get('JWT_AUDIENCE') ?? 'silent-refresh-demo',

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net'
+import closeWithGrace from 'close-with-grace'
 import { dirname } from 'node:path'
 import { buildApp } from './app.ts'
 import { ConfigError, DEFAULT_DATA_DIR, loadConfig, redactDatabaseUrl, type ServerConfig } from './config.ts'
@@ -37,9 +38,6 @@ async function openStore(config: ServerConfig): Promise<{ store: Store; descript
 
 /** How often expired token families are deleted. */
 const PURGE_INTERVAL_MS = 10 * 60_000
-/** In-flight requests get this long to finish after SIGINT/SIGTERM. */
-const SHUTDOWN_TIMEOUT_MS = 10_000
-
 async function main(): Promise<void> {
   let config
   try {
@@ -120,29 +118,17 @@ async function main(): Promise<void> {
     ].join('\n'),
   )
 
-  let closing = false
-  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
-    if (closing) return
-    closing = true
-    app.log.info({ signal }, 'shutting down: finishing in-flight requests')
-    const force = setTimeout(() => {
-      console.error('demo-server: in-flight requests did not finish in time; exiting')
-      process.exit(1)
-    }, SHUTDOWN_TIMEOUT_MS)
-    force.unref()
+  // Graceful shutdown the Fastify way (close-with-grace, as fastify/demo does): on SIGINT, SIGTERM
+  // and the other termination signals, or an uncaught error, stop accepting connections, answer
+  // the requests in flight, close the store, exit 0 (1 after an error). A second signal, or
+  // requests still running after SHUTDOWN_TIMEOUT (10 s), exits 1 at once.
+  closeWithGrace({ delay: config.shutdownTimeoutMs, logger: { error: (message: unknown) => app.log.error(message) } }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an uncaught error')
+    else app.log.info({ signal }, 'shutting down: finishing in-flight requests')
     clearInterval(purgeTimer)
-    try {
-      // Stops accepting connections and resolves once in-flight requests are answered.
-      await app.close()
-      await store.close()
-      process.exit(0)
-    } catch (err) {
-      console.error('demo-server: shutdown failed', err)
-      process.exit(1)
-    }
-  }
-  process.once('SIGINT', shutdown)
-  process.once('SIGTERM', shutdown)
+    await app.close()
+    await store.close()
+  })
 }
 
 await main()

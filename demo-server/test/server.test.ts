@@ -96,6 +96,33 @@ describe('src/server.ts (the process behind npm run demo)', { timeout: 60_000 },
     expect(await proc.exited).toBe(0)
   })
 
+  it('shutdown: a request still running after SHUTDOWN_TIMEOUT, or a second signal, ends the process with code 1', async () => {
+    const proc = await start({ ...env, SHUTDOWN_TIMEOUT: '300ms', SLOW_MAX_DELAY_MS: '20000' })
+    const login = await fetch(`${proc.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'tester', password: 'correct horse' }),
+    })
+    const { access_token: access } = (await login.json()) as { access_token: string }
+    const slow = fetch(`${proc.url}/api/slow?delay_ms=15000`, { headers: { authorization: `Bearer ${access}` } }).catch((err: unknown) => err)
+    await new Promise((r) => setTimeout(r, 300))
+    const signalled = performance.now()
+    proc.child.kill('SIGTERM')
+    expect(await proc.exited, proc.output()).toBe(1)
+    expect(performance.now() - signalled).toBeLessThan(10_000)
+    expect(await slow).toBeInstanceOf(Error)
+    expect(proc.output()).toContain('killed by timeout (300ms)')
+
+    const second = await start(env)
+    const held = fetch(`${second.url}/api/slow?delay_ms=5000`, { headers: { authorization: `Bearer ${access}` } }).catch((err: unknown) => err)
+    await new Promise((r) => setTimeout(r, 300))
+    second.child.kill('SIGTERM')
+    await new Promise((r) => setTimeout(r, 300))
+    second.child.kill('SIGINT')
+    expect(await second.exited, second.output()).toBe(1)
+    await held
+  })
+
   it('refuses a bad environment variable with a message naming it, exit code 1', async () => {
     const proc = run({ ...env, ACCESS_TOKEN_TTL: 'soon' })
     expect(await proc.exited).toBe(1)

@@ -5,7 +5,8 @@ import { HttpError } from './errors.ts'
 import { loggerOptions } from './logging.ts'
 import type { AppOptions, ResolvedOptions } from './options.ts'
 import services from './plugins/services.ts'
-import security from './plugins/security.ts'
+import helmet from '@fastify/helmet'
+import security, { PAGE_HELMET_OPTIONS } from './plugins/security.ts'
 import errorHandler, { clientErrorHandler, frameworkErrorHandler } from './plugins/error-handler.ts'
 import authenticate from './plugins/authenticate.ts'
 import connections from './plugins/connections.ts'
@@ -147,8 +148,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // Demo-page levers, only when asked for; their hooks must precede the auth and API routes.
   if (resolved.demoLevers) await app.register(demoRoutes)
-  await app.register(sdkRoutes)
-  await app.register(homeRoutes)
+  // The demo page and its scripts: helmet's full set of headers, in their scope only.
+  await app.register(async (pages) => {
+    pages.addHook('onRoute', (route) => {
+      route.config = { ...route.config, page: true }
+    })
+    await pages.register(helmet, PAGE_HELMET_OPTIONS)
+    await pages.register(sdkRoutes)
+    await pages.register(homeRoutes)
+  })
   await app.register(healthRoutes)
   await app.register(wellKnownRoutes, { keys: resolved.keys })
   await app.register(authRoutes, { prefix: '/auth' })

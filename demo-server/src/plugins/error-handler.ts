@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { HttpError, errorBody, type ErrorCode } from '../errors.ts'
 import { StoreUnavailableError } from '../store/types.ts'
+import { API_SECURITY_HEADERS } from './security.ts'
 
 /** `Retry-After` of a 503 when the store is unavailable. */
 export const STORE_UNAVAILABLE_RETRY_AFTER_SECONDS = 2
@@ -71,8 +72,10 @@ export default fp(errorHandler, { name: 'error-handler' })
 export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
   request.log.info({ code: err.code }, 'request rejected by the router')
+  // No route matched, so no onRequest hook ran: the security headers are set here.
   reply
     .code(tooLong ? 414 : 400)
+    .headers(API_SECURITY_HEADERS)
     .header('cache-control', 'no-store')
     .send(errorBody('invalid_request', tooLong ? 'The URL is too long.' : 'The URL is malformed.'))
 }

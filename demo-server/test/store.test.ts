@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -239,6 +239,65 @@ describe('SqliteStore specifics', () => {
       expect(raw.prepare('SELECT token_hash FROM refresh_tokens').all()).toEqual([{ token_hash: 'a' }])
     } finally {
       raw.close()
+      await store.close()
+    }
+  })
+
+  it('upgrades a database of an earlier version: child_hash filled from parent_hash, the parent_hash index dropped', async () => {
+    const path = join(dir, 'old-schema.db')
+    const old = new Database(path)
+    old.exec(`
+      CREATE TABLE users (id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE token_families (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL, revoked_at INTEGER, revoked_reason TEXT);
+      CREATE TABLE refresh_tokens (token_hash TEXT PRIMARY KEY, family_id TEXT NOT NULL REFERENCES token_families(id) ON DELETE CASCADE,
+        parent_hash TEXT, status TEXT NOT NULL CHECK (status IN ('active', 'rotated')), created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, rotated_at INTEGER);
+      CREATE INDEX refresh_tokens_parent ON refresh_tokens(parent_hash);
+      INSERT INTO users VALUES ('u', 'old', 'h', 0);
+      INSERT INTO token_families VALUES ('f', 'u', ${T0}, ${T0 + ABSOLUTE}, NULL, NULL);
+      INSERT INTO refresh_tokens VALUES ('p', 'f', NULL, 'rotated', ${T0}, ${T0 + IDLE}, ${T0 + 10});
+      INSERT INTO refresh_tokens VALUES ('c', 'f', 'p', 'active', ${T0 + 10}, ${T0 + IDLE}, NULL);
+    `)
+    old.close()
+    const store = openSqliteStore(path)
+    try {
+      // The rotation recorded before the upgrade is still replayed within the window, and is reuse after it.
+      expect(await store.rotate({ tokenHash: 'p', newTokenHash: 'c', now: T0 + 20, idleTtlMs: IDLE, graceMs: 1000 })).toMatchObject({ kind: 'rotated', replayed: true })
+      expect(await store.rotate({ tokenHash: 'c', newTokenHash: 'd', now: T0 + 30, idleTtlMs: IDLE, graceMs: 0 })).toMatchObject({ kind: 'rotated', replayed: false })
+      const raw = new Database(path, { readonly: true })
+      try {
+        expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'refresh_tokens_parent'").all()).toEqual([])
+        expect(raw.prepare('SELECT token_hash, child_hash FROM refresh_tokens ORDER BY created_at').all()).toEqual([
+          { token_hash: 'p', child_hash: 'c' },
+          { token_hash: 'c', child_hash: 'd' },
+          { token_hash: 'd', child_hash: null },
+        ])
+      } finally {
+        raw.close()
+      }
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('checkpoints its WAL in the background (the automatic checkpoint, inside a commit, is off)', async () => {
+    const path = join(dir, 'checkpoint.db')
+    const store = openSqliteStore(path)
+    try {
+      const raw = new Database(path, { readonly: true })
+      expect(raw.pragma('wal_autocheckpoint', { simple: true })).toBe(1000) // a new connection's default...
+      raw.close()
+      const { id } = await store.upsertUser({ username: 'w', passwordHash: 'h' })
+      const before = statSync(path).size
+      for (let i = 0; i < 200; i++) {
+        await store.createSession({ familyId: `f${i}`, userId: id, tokenHash: `t${i}`.padEnd(64, 'x'), now: T0, tokenExpiresAt: T0 + IDLE, familyExpiresAt: T0 + ABSOLUTE })
+      }
+      // ...but the store's own never checkpoints in a commit: everything is in the WAL until the worker copies it.
+      expect(statSync(path).size).toBe(before)
+      const deadline = performance.now() + 10_000
+      while (statSync(path).size === before && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      expect(statSync(path).size).toBeGreaterThan(before)
+    } finally {
       await store.close()
     }
   })

@@ -93,6 +93,17 @@ CREATE TRIGGER token_families_revoked AFTER UPDATE OF revoked_at ON token_famili
   EXECUTE FUNCTION silent_refresh_notify_revoked();
 `,
   },
+  {
+    version: 5,
+    name: 'child_hash instead of an index on parent_hash',
+    sql: `
+-- The rotation records its child on the parent row; the child is then found by primary key,
+-- and every rotation writes one index less.
+ALTER TABLE refresh_tokens ADD COLUMN child_hash text;
+UPDATE refresh_tokens p SET child_hash = c.token_hash FROM refresh_tokens c WHERE c.parent_hash = p.token_hash;
+DROP INDEX refresh_tokens_parent;
+`,
+  },
 ]
 
 /** Arbitrary constant for `pg_advisory_xact_lock`: "silent-refresh demo migrations". */

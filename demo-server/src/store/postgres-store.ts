@@ -100,7 +100,7 @@ const SQL = {
   // No row back means nothing was written; `classify` then finds out why.
   rotate: `WITH won AS (
              UPDATE refresh_tokens t
-                SET status = 'rotated', rotated_at = $2
+                SET status = 'rotated', rotated_at = $2, child_hash = $3
                FROM token_families f
               WHERE t.token_hash = $1 AND t.status = 'active' AND t.expires_at > $2
                 AND f.id = t.family_id AND f.revoked_at IS NULL AND f.expires_at > $2
@@ -116,7 +116,7 @@ const SQL = {
                     f.user_id, f.expires_at AS family_expires_at, f.revoked_at,
                     c.token_hash AS child_hash, c.status AS child_status, c.expires_at AS child_expires_at
                FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
-               LEFT JOIN refresh_tokens c ON c.parent_hash = t.token_hash
+               LEFT JOIN refresh_tokens c ON c.token_hash = t.child_hash
               WHERE t.token_hash = $1`,
   revokeFamily: 'UPDATE token_families SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL',
   revokeByToken: `WITH t AS (SELECT family_id FROM refresh_tokens WHERE token_hash = $1),

@@ -83,7 +83,6 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
   }
 }
 
-
 /**
  * Builds the demo server without listening (tests call `app.inject()` or
  * `app.listen({ port: 0 })`). The caller owns `store`: close it after
@@ -124,17 +123,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true
   })
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return
+  // Callback hooks, not async ones: these two run on every request.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done()
     reply.header('connection', 'close')
-    throw new HttpError(503, 'temporarily_unavailable', 'The server is shutting down; retry shortly.', { 'retry-after': '1' })
+    done(new HttpError(503, 'temporarily_unavailable', 'The server is shutting down; retry shortly.', { 'retry-after': '1' }))
   })
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
     // Token endpoints and every error: never cached (RFC 6749 §5.1, and no stale 401s in caches).
-    if (!reply.hasHeader('cache-control') && (request.url.startsWith('/auth/') || reply.statusCode >= 400)) {
+    if (!reply.hasHeader('cache-control') && (request.routeOptions.url?.startsWith('/auth/') === true || reply.statusCode >= 400)) {
       reply.header('cache-control', 'no-store')
     }
+    done(null, payload)
   })
 
   // JSON only by default: no text/plain parser (it turns any "simple" cross-site request into a body).

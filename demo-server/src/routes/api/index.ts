@@ -24,10 +24,11 @@ export const DEFAULT_SLOW_DELAY_MS = 1000
  * Every route in this scope runs `app.authenticate` first.
  */
 const apiRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.addHook('onRequest', app.authenticate)
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.header('cache-control', 'no-store')
+    done()
   })
+  app.addHook('onRequest', app.authenticate)
 
   /** `GET /api/me` — who the access token belongs to. */
   app.get('/me', { schema: { response: { 200: Me } } }, async (request) => {

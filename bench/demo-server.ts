@@ -26,7 +26,7 @@ import { USER } from './lib/demo-child.js'
 import { median, ms, num, ratio, table } from './lib/report.js'
 
 const ROUNDS = Number(process.env.BENCH_DEMO_ROUNDS ?? 3)
-const DURATION_S = Number(process.env.BENCH_DEMO_SECONDS ?? 5)
+const DURATION_S = Number(process.env.BENCH_DEMO_SECONDS ?? 4)
 const POSTGRES = process.env.BENCH_DEMO_POSTGRES !== '0' && postgresUnavailableReason === null
 const CONNECTIONS = 10
 
@@ -84,10 +84,14 @@ async function spread(instances: string[], run: (base: string, connections: numb
 
 const failures = (r: Result) => r.errors + r.timeouts + r.non2xx
 
-/** One measured configuration: per round, the total rate, the worst p50/p99 of its parts, the failures. */
+/**
+ * One measured configuration: per round, the total rate, the worst p50/p99 of
+ * its parts, the failures, and the rate of the bare route measured right next
+ * to it (so each round gives a ratio taken under the same load).
+ */
 interface Row {
   name: string
-  rounds: Array<{ rate: number; p50: number; p99: number; failures: number }>
+  rounds: Array<{ rate: number; p50: number; p99: number; failures: number; bare?: number }>
 }
 const roundOf = (parts: Result[]) => ({
   rate: parts.reduce((sum, r) => sum + r.requests.average, 0),
@@ -98,15 +102,17 @@ const roundOf = (parts: Result[]) => ({
 
 function rows(title: string, base: Row, others: Row[], notes: string[]): void {
   const rate = (row: Row) => median(row.rounds.map((r) => r.rate))
+  // The median of the per-round ratios, each against the bare run next to it.
+  const versus = (row: Row) => median(row.rounds.map((r) => r.rate / r.bare!))
   const line = (row: Row, against?: Row) => [
     row.name,
     num(rate(row)),
-    against ? ratio(rate(row) / rate(against)) : '1.00×',
+    against ? ratio(versus(row)) : '1.00×',
     ms(median(row.rounds.map((r) => r.p50)), 1),
     ms(median(row.rounds.map((r) => r.p99)), 1),
     num(row.rounds.reduce((sum, r) => sum + r.failures, 0)),
   ]
-  table(title, ['server', 'req/s (median)', 'vs bare', 'p50', 'p99', 'errors + non-2xx'], [line(base), ...others.map((row) => line(row, base))], notes)
+  table(title, ['server', 'req/s (median)', 'vs bare (median of rounds)', 'p50', 'p99', 'errors + non-2xx'], [line(base), ...others.map((row) => line(row, base))], notes)
 }
 
 // ---- SQLite: the demo app and the bare apps in one child process ----
@@ -134,23 +140,27 @@ await getMe(demo, accessToken, CONNECTIONS, 1)
 await rotate(barePost, bareTokens, CONNECTIONS, 1)
 await rotate(demo, await sessions(demo), CONNECTIONS, 1)
 
+/** Runs the bare route and the configuration next to each other, in `order`; records the bare run and returns the paired round. */
+async function paired(order: readonly ('bare' | 'demo')[], bare: Row, runBare: () => Promise<Result>, runDemo: () => Promise<Result[]>) {
+  let bareRound: Row['rounds'][number] | undefined
+  let demoRound: Row['rounds'][number] | undefined
+  for (const which of order) {
+    if (which === 'bare') bareRound = roundOf([await runBare()])
+    else demoRound = roundOf(await runDemo())
+  }
+  bare.rounds.push(bareRound!)
+  return { ...demoRound!, bare: bareRound!.rate }
+}
+
 const me = { bare: { name: 'bare Fastify GET route, same JSON', rounds: [] } as Row, sqlite: { name: '/api/me, SQLite', rounds: [] } as Row }
 const rot = { bare: { name: 'bare Fastify POST route, same form and answer size', rounds: [] } as Row, sqlite: { name: 'rotations, SQLite', rounds: [] } as Row }
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate which goes first, so both meet the machine in both states.
   const order = round % 2 ? (['demo', 'bare'] as const) : (['bare', 'demo'] as const)
-  for (const which of order) {
-    if (which === 'bare') me.bare.rounds.push(roundOf([await getMe(bareGet, accessToken)]))
-    else me.sqlite.rounds.push(roundOf([await getMe(demo, accessToken)]))
-  }
-  for (const which of order) {
-    if (which === 'bare') rot.bare.rounds.push(roundOf([await rotate(barePost, bareTokens)]))
-    else rot.sqlite.rounds.push(roundOf([await rotate(demo, await sessions(demo))]))
-  }
+  me.sqlite.rounds.push(await paired(order, me.bare, () => getMe(bareGet, accessToken), () => getMe(demo, accessToken).then((r) => [r])))
+  const chains = await sessions(demo)
+  rot.sqlite.rounds.push(await paired(order, rot.bare, () => rotate(barePost, bareTokens), () => rotate(demo, chains).then((r) => [r])))
 }
-const { revoked } = await ask<{ revoked: number }>('revoked')
-child.kill()
-rmSync(ports.dir, { recursive: true, force: true })
 
 // ---- PostgreSQL: 1 and 3 server processes on one database ----
 const pgRows = { me1: { name: '/api/me, PostgreSQL, 1 instance', rounds: [] } as Row, me3: { name: '/api/me, PostgreSQL, 3 instances', rounds: [] } as Row, rot1: { name: 'rotations, PostgreSQL, 1 instance', rounds: [] } as Row, rot3: { name: 'rotations, PostgreSQL, 3 instances', rounds: [] } as Row }
@@ -187,9 +197,14 @@ if (POSTGRES) {
       const token = (await login(urls[0]!)).access_token
       await spread(urls, (base, connections) => getMe(base, token, connections, 1))
       for (let round = 0; round < ROUNDS; round++) {
-        ;(count === 1 ? pgRows.me1 : pgRows.me3).rounds.push(roundOf(await spread(urls, (base, connections) => getMe(base, token, connections))))
+        const order = round % 2 ? (['demo', 'bare'] as const) : (['bare', 'demo'] as const)
+        ;(count === 1 ? pgRows.me1 : pgRows.me3).rounds.push(
+          await paired(order, me.bare, () => getMe(bareGet, accessToken), () => spread(urls, (base, connections) => getMe(base, token, connections))),
+        )
         const chains = await Promise.all(urls.map(async (base, i) => Promise.all(Array.from({ length: Math.floor(CONNECTIONS / urls.length) + (i < CONNECTIONS % urls.length ? 1 : 0) }, () => login(base).then((t) => t.refresh_token)))))
-        ;(count === 1 ? pgRows.rot1 : pgRows.rot3).rounds.push(roundOf(await spread(urls, (base, connections, part) => rotate(base, chains[part]!, connections))))
+        ;(count === 1 ? pgRows.rot1 : pgRows.rot3).rounds.push(
+          await paired(order, rot.bare, () => rotate(barePost, bareTokens), () => spread(urls, (base, connections, part) => rotate(base, chains[part]!, connections))),
+        )
       }
       await Promise.all(instances.map((i) => i.stop()))
     }
@@ -199,6 +214,10 @@ if (POSTGRES) {
   }
 }
 
+const { revoked } = await ask<{ revoked: number }>('revoked')
+child.kill()
+rmSync(ports.dir, { recursive: true, force: true })
+
 const pgNote = POSTGRES
   ? `PostgreSQL ${pgVersion} with its default durable settings (fsync, synchronous_commit on); server processes are demo-server/src/server.ts with LOG_LEVEL=warn, the 10 connections split 4/3/3 over 3 instances (req/s summed, p50/p99 the worst instance's).`
   : `PostgreSQL rows skipped (${postgresUnavailableReason ?? 'BENCH_DEMO_POSTGRES=0'}).`
@@ -207,7 +226,7 @@ rows(
   me.bare,
   [me.sqlite, ...(POSTGRES ? [pgRows.me1, pgRows.me3] : [])],
   [
-    'Same logger settings everywhere (pino at warn). The bare routes and the SQLite demo app share one child process; autocannon runs in the parent.',
+    'Same logger settings everywhere (pino at warn). The bare routes and the SQLite demo app share one child process; autocannon runs in the parent. Every configuration runs next to a bare run in each round (order alternating); "vs bare" is the median of those per-round ratios, the bare row shows all its runs.',
     '/api/me: bearer parsing, the verified-token cache (one Ed25519 verification and one session read per token, not per request), helmet and CORS headers, the response schema.',
     pgNote,
   ],

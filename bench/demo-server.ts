@@ -227,7 +227,7 @@ rows(
   [me.sqlite, ...(POSTGRES ? [pgRows.me1, pgRows.me3] : [])],
   [
     'Same logger settings everywhere (pino at warn). The bare routes and the SQLite demo app share one child process; autocannon runs in the parent. Every configuration runs next to a bare run in each round (order alternating); "vs bare" is the median of those per-round ratios, the bare row shows all its runs.',
-    '/api/me: bearer parsing, the verified-token cache (one Ed25519 verification and one session read per token, not per request), helmet and CORS headers, the response schema.',
+    '/api/me: bearer parsing, the verified-token cache (one Ed25519 verification and one session read per token, not per request), the REST security and CORS headers, the response schema.',
     pgNote,
   ],
 )
@@ -236,7 +236,7 @@ rows(
   rot.bare,
   [rot.sqlite, ...(POSTGRES ? [pgRows.rot1, pgRows.rot3] : [])],
   [
-    'Each rotation: the per-address rate-limit counter (memory on SQLite, an upsert on PostgreSQL), form parsing and validation, the rotation in the store (SQLite BEGIN IMMEDIATE; one PostgreSQL statement), an Ed25519 signature, the token response.',
+    'Each rotation: the per-address rate-limit counter (memory on SQLite, an upsert on PostgreSQL), form parsing and validation, the rotation in the store (SQLite: group commit in BEGIN IMMEDIATE, checkpoints in a worker; PostgreSQL: one statement, fsync at commit), an Ed25519 signature, the token response.',
     `Every chain must keep rotating: a failed rotation would show as non-2xx. Reuse detections on SQLite (families revoked): ${revoked}.`,
   ],
 )

@@ -34,7 +34,7 @@ export interface AuthCache {
   readonly generation: number
   rememberSession(session: SessionRecord, generation: number): void
   remember(token: string, auth: Auth, generation: number): void
-  /** The session was revoked or deleted: forget it and its tokens. */
+  /** The session was revoked: forget it and its tokens. */
   revoked(sid: string): void
   /** Whether revocations are delivered; any change forgets everything. */
   setLive(live: boolean): void

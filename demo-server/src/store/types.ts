@@ -111,7 +111,10 @@ export type RevokeReason = 'logout' | 'reuse'
 
 /** What {@link Store.watchRevocations} reports to its listener. */
 export interface RevocationListener {
-  /** A family (session) was revoked or deleted, by this instance or any other. */
+  /**
+   * A family (session) was revoked, by this instance or any other. (Families
+   * deleted by the purge are past their absolute end: their tokens fail on time alone.)
+   */
   revoked(familyId: string): void
   /**
    * Whether revocations are being delivered. After `false` some may have been
@@ -130,7 +133,9 @@ export interface Store {
   createSession(session: NewSession): Promise<void>
   /**
    * Rotates a refresh token, atomically: an active token is replaced exactly
-   * once (compare-and-set); presenting a rotated token revokes its family.
+   * once (compare-and-set). A rotated token presented again is that rotation
+   * replayed when within `graceMs` and its child is unused; otherwise reuse,
+   * which revokes its family.
    */
   rotate(input: RotateInput): Promise<RotateResult>
   /** The family (session id) a refresh token of any status belongs to, if any. */

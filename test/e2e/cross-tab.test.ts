@@ -138,7 +138,16 @@ describe.skipIf(!chromiumPath)('cross-tab in Chromium', () => {
     await other!.evaluate(() => window.demo.signIn('demo', 'demo'))
     await signedInEverywhere([holder!, other!], true)
     // The holder takes the lock and never lets go (as a tab killed mid-refresh would).
-    await holder!.evaluate(() => void navigator.locks.request('silent-refresh:demo', () => new Promise(() => {})))
+    // Resolves once the lock is granted: the check below must not race the grant.
+    await holder!.evaluate(
+      () =>
+        new Promise<void>((granted) => {
+          void navigator.locks.request('silent-refresh:demo', () => {
+            granted()
+            return new Promise(() => {})
+          })
+        }),
+    )
     const held = await other!.evaluate(async () => (await navigator.locks.query()).held?.map((l) => l.name))
     expect(held).toEqual(['silent-refresh:demo'])
     await other!.evaluate(() => fetch('/demo/expire', { method: 'POST', headers: { authorization: `Bearer ${window.demo.accessToken}` } }))

@@ -34,3 +34,24 @@ export function isAllowed(url: string, allowed: readonly string[], extra?: strin
   const origin = originOf(url, base)
   return !!origin && origin != 'null' && [originOf(base), extra && originOf(extra, base), ...allowed].includes(origin)
 }
+
+/**
+ * `isAllowed` for one adapter's allowlist, remembering its last answers: an app
+ * calls the same few URLs again and again, and parsing each one is most of an
+ * adapter's own cost per request. The page (and so what "relative" means) is
+ * part of the key; the memory is cleared when it grows past a few hundred URLs.
+ */
+export function createOriginCheck(origins: readonly string[] | undefined, extra?: () => string | undefined): (url: string) => boolean {
+  const allowed = normalizeOrigins(origins)
+  let seen = new Map<string, boolean>()
+  return (url) => {
+    const key = `${page()} ${extra?.() ?? ''} ${url}`
+    let answer = seen.get(key)
+    if (answer === undefined) {
+      if (seen.size >= 500) seen = new Map()
+      answer = isAllowed(url, allowed, extra?.())
+      seen.set(key, answer)
+    }
+    return answer
+  }
+}

@@ -397,7 +397,7 @@ describe('options', () => {
     expect(refreshes()).toBe(0)
   })
 
-  test('detach() removes both interceptors', async () => {
+  test('detach() removes the interceptor', async () => {
     const api = axios.create({ baseURL: server.url })
     type Handlers = { handlers: unknown[] }
     const live = (manager: unknown) => (manager as Handlers).handlers.filter(Boolean).length
@@ -406,7 +406,8 @@ describe('options', () => {
     managers.push(manager)
     await manager.setTokens(server.issue())
     const detach = attachAxios(api, manager)
-    expect([live(api.interceptors.request), live(api.interceptors.response)]).toEqual([before[0]! + 1, before[1]! + 1])
+    // One request interceptor, which hands the request to the adapter that does the work; no response interceptor.
+    expect([live(api.interceptors.request), live(api.interceptors.response)]).toEqual([before[0]! + 1, before[1]!])
     detach()
     expect([live(api.interceptors.request), live(api.interceptors.response)]).toEqual(before)
     server.expireAll()

@@ -43,7 +43,7 @@ describe('bodies that cannot be sent twice', () => {
   ])('regression: %s is never re-sent empty: its 401 refreshes once, then rejects with BODY_NOT_REPLAYABLE', async (_, body) => {
     const { authFetch, manager, tokens } = await signedIn()
     server.expireAll()
-    const init = { method: 'POST', body: body(), duplex: 'half', headers: { 'content-type': 'text/plain' } } as RequestInit
+    const init = { method: 'POST', body: body(), duplex: 'half', headers: { 'content-type': 'text/plain' } } as unknown as RequestInit
     const error = await rejection(authFetch(`${server.url}/api/echo`, init))
     expect(error).toBeInstanceOf(AuthError)
     expect((error as AuthError).code).toBe('BODY_NOT_REPLAYABLE')
@@ -53,14 +53,14 @@ describe('bodies that cannot be sent twice', () => {
     // The refresh happened: the caller's next try goes with a valid token.
     expect(server.stats.refreshCalls).toBe(1)
     expect(await manager.getAccessToken()).not.toBe(tokens.accessToken)
-    const again = await authFetch(`${server.url}/api/echo`, { ...init, body: body() } as RequestInit)
+    const again = await authFetch(`${server.url}/api/echo`, { ...init, body: body() } as unknown as RequestInit)
     expect(again.status).toBe(200)
     expect(server.requests('/api/echo')[1]?.body.toString()).toBe(chunks.join(''))
   })
 
   test('a stream body that meets no 401 is sent once, as it is', async () => {
     const { authFetch } = await signedIn()
-    const res = await authFetch(`${server.url}/api/echo`, { method: 'POST', body: generate(), duplex: 'half' } as RequestInit)
+    const res = await authFetch(`${server.url}/api/echo`, { method: 'POST', body: generate(), duplex: 'half' } as unknown as RequestInit)
     expect(res.status).toBe(200)
     expect(server.requests('/api/echo').map((entry) => entry.body.toString())).toEqual([chunks.join('')])
   })
@@ -68,7 +68,7 @@ describe('bodies that cannot be sent twice', () => {
   test('a stream body whose session ended meanwhile is handed back with its 401', async () => {
     const { authFetch, manager } = await signedIn()
     server.expireAll()
-    const pending = authFetch(`${server.url}/api/echo?delayAuth=300`, { method: 'POST', body: generate(), duplex: 'half' } as RequestInit)
+    const pending = authFetch(`${server.url}/api/echo?delayAuth=300`, { method: 'POST', body: generate(), duplex: 'half' } as unknown as RequestInit)
     await until(() => server.requests('/api/echo').length === 1, 5_000, 'the request to reach the server')
     await manager.clear()
     expect((await pending).status).toBe(401)

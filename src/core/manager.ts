@@ -42,6 +42,16 @@ interface Landing {
 
 const READ_RETRY_MS = 1_000
 
+/**
+ * Whether `tokens` (read from storage, or from another tab) are an older state than
+ * `session`: what a lagging storage view may still show. The manager writes
+ * `expiresAt` whenever it knows the expiry, so a set without one beside a session
+ * with one was written before it (or by someone else); without any expiry there is
+ * nothing to compare, and it counts as not older.
+ */
+const isOlder = (tokens: TokenSet, session: Session | null | undefined) =>
+  session?.expiresAt !== undefined && (tokens.expiresAt === undefined || tokens.expiresAt < session.expiresAt)
+
 const disposedError = () => new AuthError('DISPOSED', 'The manager was disposed')
 const notSignedIn = (why = 'call setTokens() after login') => new AuthError('NOT_SIGNED_IN', `Not signed in: ${why}`)
 
@@ -325,8 +335,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       const shared = await Promise.resolve().then(persistence.read).catch(() => null)
       const from = f.from
       if (flights.current !== f) return null
-      // Never an older session than ours (an unknown expiry counts as not older): a lagging storage view may still show one.
-      if (shared && shared.accessToken !== from?.accessToken && !((shared.expiresAt ?? Infinity) < (from?.expiresAt ?? 0))) {
+      // Never an older state than ours: a lagging storage view may still show one.
+      if (shared && shared.accessToken !== from?.accessToken && !isOlder(shared, from)) {
         landing = { session: toSession(shared, shared.sessionId ?? from?.id ?? newSessionId(), now(), 'stored').session, adopted: true }
         return shared
       }
@@ -534,7 +544,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
           if (!hasAccessToken(tokens)) return
           const id = tokens.sessionId ?? session?.id ?? newSessionId()
           // The same session: an echo, or older tokens from a lagging view; never go back to them.
-          if (session?.id === id && (session.accessToken === tokens.accessToken || (tokens.expiresAt ?? Infinity) < (session.expiresAt ?? 0))) return
+          if (session?.id === id && (session.accessToken === tokens.accessToken || isOlder(tokens, session))) return
           const landing = { session: toSession(tokens, id, now(), 'stored').session, adopted: true }
           const f = flights.current
           // A refresh of this session in flight here: the other tab did it; settle ours with its tokens.

@@ -42,9 +42,14 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFn 
     throw new TypeError(`refreshTokenGrant(): "url" must be absolute here ("${url}" is relative and there is no page to resolve it against); pass e.g. "https://auth.example.com/oauth/token"`)
   }
   return async ({ refreshToken, signal }) => {
-    const body = new URLSearchParams({ grant_type: 'refresh_token' })
-    if (refreshToken) body.set('refresh_token', refreshToken)
-    if (clientId) body.set('client_id', clientId)
+    const params: Record<string, string> = { grant_type: 'refresh_token' }
+    if (refreshToken) params.refresh_token = refreshToken
+    if (clientId) params.client_id = clientId
+    // A string, not URLSearchParams: React Native's has no set() before 0.80, and from 0.80 a
+    // URLSearchParams body reaches the server empty (then a 400: signed out at the first refresh).
+    const body = Object.entries(params)
+      .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
+      .join('&')
     const response = await (options.fetch ?? fetch)(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },

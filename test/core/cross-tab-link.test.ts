@@ -154,3 +154,21 @@ describe('cross-tab link', () => {
     manager.dispose()
   })
 })
+
+describe('the manager under the lock', () => {
+  it('regression: a lagging storage view showing the older token set (written without expiresAt) is not adopted; the current refresh token is presented', async () => {
+    const seeded = { accessToken: 'a1', refreshToken: 'r1', expiresIn: 600 } // as an app or an older version wrote it
+    const lagging = { get: () => ({ ...seeded }), set() {}, clear() {} }
+    const link: CrossTab = { connect: () => ({ exclusive: (task) => task(), publish() {}, close() {} }) }
+    const presented: (string | null)[] = []
+    const manager = createTokenManager({
+      refresh: async ({ refreshToken }) => (presented.push(refreshToken), { accessToken: 'a3', refreshToken: 'r3', expiresIn: 600 }),
+      storage: lagging,
+      crossTab: link,
+    })
+    await manager.setTokens({ accessToken: 'a2', refreshToken: 'r2', expiresIn: 600 }) // newer: this tab refreshed before
+    await expect(manager.refresh({ staleToken: 'a2' })).resolves.toBe('a3')
+    expect(presented).toEqual(['r2'])
+    manager.dispose()
+  })
+})

@@ -140,7 +140,8 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
       if (follow) first.redirect = 'manual'
       let response = await send(request ? (request.clone() as unknown as Request) : input, first)
       let current = url
-      for (let hops = 0; follow && isRedirect(response.status); hops++) {
+      // A page answers 'manual' with an opaque redirect: status 0, no Location.
+      for (let hops = 0; follow && (response.type === 'opaqueredirect' || isRedirect(response.status)); hops++) {
         if (response.type === 'opaqueredirect') {
           // A page hid where it goes; letting it follow would carry a header the browser keeps across origins.
           throw new AuthError('REDIRECT_BLOCKED', `authFetch: ${method} ${current} was redirected; with the token in "${header}" the browser would carry it to wherever the redirect goes, so it is not followed`)

@@ -308,28 +308,6 @@ export function fetchRefresh(server: Pick<TokenServer, 'url'>): RefreshFn {
   }
 }
 
-/** Settles every promise, or fails when one is still pending after `ms` ("none left pending"). */
-export async function allSettledWithin<T>(promises: Promise<T>[], ms: number): Promise<PromiseSettledResult<T>[]> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`some of ${promises.length} promises were still pending after ${ms} ms`)), ms)
-  })
-  try {
-    return await Promise.race([Promise.allSettled(promises), bound])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** Polls until `check` holds (real timers), or throws after `ms`. */
-export async function until(check: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(5)
-  }
-}
-
 /** The rejection reason of `promise`; fails when it resolves. */
 export async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {

@@ -122,20 +122,20 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
       spare = rest
       return branch
     }
-    const headersFor = (target: string, token: AccessToken, drop: readonly string[] = []) => {
+    const headersFor = (target: string, token: AccessToken, drop: readonly string[] = [], allowed = isAllowed(target)) => {
       const headers: Record<string, string> = {}
       for (const [name, value] of pairs) {
         if (drop.includes(name.toLowerCase())) continue
         headers[name] = name in headers ? `${headers[name]}, ${value}` : value
       }
-      if (isAllowed(target)) headers[header] = scheme ? `${scheme} ${token.value}` : token.value
+      if (allowed) headers[header] = scheme ? `${scheme} ${token.value}` : token.value
       return headers
     }
 
     const attempt = async (token: AccessToken): Promise<Response> => {
       if (sent && kind === 'stream') throw notReplayable('fetch', 'it was refused (401)')
       sent = true
-      const first: RequestInit = { ...init, headers: headersFor(url, token) }
+      const first: RequestInit = { ...init, headers: headersFor(url, token, [], true) }
       if (kind !== 'none' && kind !== 'request') first.body = nextBody()
       if (follow) first.redirect = 'manual'
       let response = await send(request ? (request.clone() as unknown as Request) : input, first)

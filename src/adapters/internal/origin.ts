@@ -104,19 +104,27 @@ export function isAllowed(url: string, allowed: readonly string[], extra?: strin
 /**
  * `isAllowed` for one adapter's allowlist, remembering its last answers: an app
  * calls the same few URLs again and again, and parsing each one is most of an
- * adapter's own cost per request. The page (and so what "relative" means) is
- * part of the key; the memory is cleared when it grows past a few hundred URLs.
+ * adapter's own cost per request. What "relative" means (the page) and the
+ * extra origin (axios's baseURL) are checked on every call: when either
+ * changes, the memory starts over. It also does past a few hundred URLs.
  */
 export function createOriginCheck(origins: readonly string[] | undefined, extra?: () => string | undefined): (url: string) => boolean {
   const allowed = normalizeOrigins(origins)
   let seen = new Map<string, boolean>()
+  let seenPage: string | undefined
+  let seenExtra: string | undefined
   return (url) => {
-    const key = `${page()} ${extra?.() ?? ''} ${url}`
-    let answer = seen.get(key)
+    const base = page()
+    const more = extra?.()
+    if (base !== seenPage || more !== seenExtra || seen.size >= 500) {
+      seen = new Map()
+      seenPage = base
+      seenExtra = more
+    }
+    let answer = seen.get(url)
     if (answer === undefined) {
-      if (seen.size >= 500) seen = new Map()
-      answer = isAllowed(url, allowed, extra?.())
-      seen.set(key, answer)
+      answer = isAllowed(url, allowed, more)
+      seen.set(url, answer)
     }
     return answer
   }

@@ -37,6 +37,10 @@ type BeforeRedirect = (options: RedirectOptions, ...rest: unknown[]) => void
 /** What axios uses when `adapter` is not set. */
 const DEFAULT_ADAPTERS = ['xhr', 'http', 'fetch']
 
+/** On a wrapper: the adapter it wraps. A config sent again (`api.request(error.config)`, axios-retry) names a wrapper. */
+const WRAPPED = Symbol('silent-refresh.wrapped')
+type Named = Config['adapter'] & { [WRAPPED]?: Config['adapter'] }
+
 /** The URL axios sends to (its buildFullPath): a relative URL joined to `baseURL`. */
 function fullPath({ baseURL, url = '', allowAbsoluteUrls }: Config): string {
   if (!baseURL || (allowAbsoluteUrls !== false && /^([a-z][a-z\d+\-.]*:)?\/\//i.test(url))) return url
@@ -179,6 +183,7 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
         if (token === undefined) token = await cancellable(config, (signal) => manager.getToken({ signal }))
         return send(real, config, token)
       }
+      Object.defineProperty(wrapper, WRAPPED, { value: adapter })
       if (wrapped.size >= 50) wrapped = new Map()
       wrapped.set(adapter, wrapper)
     }
@@ -188,7 +193,9 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   // Only names the adapter: the decisions are taken there, after every request interceptor and transform.
   const request = instance.interceptors.request.use(
     (config) => {
-      if (!config.skipAuth) config.adapter = wrap(config.adapter)
+      // Never a wrapper of a wrapper (one token, one retry), and skipAuth unwraps one that was sent again.
+      const named = (config.adapter as Named)?.[WRAPPED] ?? config.adapter
+      config.adapter = config.skipAuth ? named : wrap(named)
       return config
     },
     undefined,

@@ -198,3 +198,23 @@ describe('GraphQL: an UNAUTHENTICATED 200 (DESIGN 15)', () => {
     expect(server.stats.refreshCalls).toBe(1)
   })
 })
+
+describe('a config sent again', () => {
+  test('api.request(error.config), as axios-retry does, is handled once: one token, one retry, no wrapper of a wrapper', async () => {
+    const { api } = await app()
+    const error = await rejection(api.get('/api/always401'))
+    expect(server.requests('/api/always401')).toHaveLength(2)
+    const config = (error as { config: Parameters<AxiosInstance['request']>[0] }).config
+    await rejection(api.request(config))
+    // Again one try and one retry: not two retries nested in each other.
+    expect(server.requests('/api/always401')).toHaveLength(4)
+    expect(server.stats.refreshCalls).toBe(2)
+  })
+
+  test('the same config sent again with skipAuth goes without a token', async () => {
+    const { api } = await app()
+    const res = await api.get('/public/echo')
+    const again = await api.request({ ...res.config, headers: {}, skipAuth: true })
+    expect(again.data).toEqual({ authorization: null })
+  })
+})

@@ -109,3 +109,22 @@ describe('errors the SDK surfaces print and serialize without tokens', () => {
     for (const text of printed(seen[0])) expect(text).not.toContain(tokens.refreshToken)
   })
 })
+
+describe('no copy of a token outside the header', () => {
+  test('regression: the axios config carries no copy of the token outside its header (it held the raw token, then a stamp)', async () => {
+    const api = axios.create({ baseURL: server.url })
+    const manager = createTokenManager({ refresh: async () => ({ accessToken: 'refreshed-SECRET-77' }) })
+    managers.push(manager)
+    attachAxios(api, manager)
+    const tokens = server.issue()
+    await manager.setTokens(tokens)
+    const res = await api.get('/api/data')
+    const error = await rejection(api.get('/api/always401'))
+    for (const config of [res.config, (error as { config: typeof res.config }).config]) {
+      const { headers, ...rest } = config
+      expect(headers.get('authorization')).toMatch(/^Bearer /)
+      for (const token of [tokens.accessToken, 'refreshed-SECRET-77']) expect(inspect(rest, { depth: 10 })).not.toContain(token)
+      expect(Object.keys(rest).filter((key) => key.toLowerCase().includes('silent'))).toEqual([])
+    }
+  })
+})

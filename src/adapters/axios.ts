@@ -123,17 +123,17 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   const isAllowed = createOriginCheck(options.allowedOrigins, () => instance.defaults.baseURL)
   const value = (token: AccessToken) => (scheme ? `${scheme} ${token.value}` : token.value)
 
-  /** Whether an answer asks for a refresh; `failure` is what the adapter rejected with, if it did. */
-  const refreshNeeded = async (config: Config, response: AxiosResponse | undefined, failure: unknown): Promise<boolean> => {
-    if (!response) return false // no answer (network, cancel): nothing to refresh
-    if (!custom) return response.status === 401
+  /** Whether an answer asks a custom `shouldRefresh` for a refresh; `failure` is what the adapter rejected with, if it did. */
+  const askCustom = async (config: Config, response: AxiosResponse, failure: unknown): Promise<boolean> => {
     const seen = { ...response, data: transformed(config, response) }
     const error = failure as AxiosError
-    return custom(new AxiosError(error?.message ?? `Request answered ${response.status}`, error?.code, config, response.request, seen))
+    return custom!(new AxiosError(error?.message ?? `Request answered ${response.status}`, error?.code, config, response.request, seen))
   }
 
   /** The request, sent with `token` (or none) and retried once; what the adapter gives back, as it gives it. */
-  const send = async (real: AxiosAdapter, config: Config, token: AccessToken | null): Promise<AxiosResponse> => {
+  const send = async (real: AxiosAdapter, config: Config, token: AccessToken | null | undefined): Promise<AxiosResponse> => {
+    // The fast path: no promise when a valid token is at hand (peekToken); else wait, cancellable.
+    if (token === undefined) token = await cancellable(config, (signal) => manager.getToken({ signal }))
     let current = token && value(token)
     if (current) {
       config.headers.set(header, current)
@@ -159,7 +159,8 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
       if (failure !== undefined) throw failure
       return response!
     }
-    if (!(await refreshNeeded(config, response, failure))) return settle()
+    // No answer (network, cancel): nothing to refresh.
+    if (!response || !(custom ? await askCustom(config, response, failure) : response.status === 401)) return settle()
     // A request that went without a token: a 401 after a terminal failure is a SessionExpiredError (DESIGN 14).
     const next = await cancellable(config, (signal) => manager.tokenRejected(token, { signal }))
     // Its session ended (or it went without a token): handed back as it is, never retried under another session.
@@ -176,12 +177,10 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   const wrap = (adapter: Config['adapter']): AxiosAdapter => {
     let wrapper = wrapped.get(adapter)
     if (!wrapper) {
-      wrapper = async function silentRefresh(config: Config) {
-        const real = getAdapter(adapter ?? DEFAULT_ADAPTERS, config)
-        if (!isAllowed(fullPath(config))) return real(config)
-        let token = manager.peekToken() // the fast path: no promise when a valid token is at hand
-        if (token === undefined) token = await cancellable(config, (signal) => manager.getToken({ signal }))
-        return send(real, config, token)
+      wrapper = function silentRefresh(config: Config) {
+        // Names ('xhr', 'http', 'fetch') are resolved per request, as axios does (the fetch adapter reads the config).
+        const real = typeof adapter === 'function' ? adapter : getAdapter(adapter ?? DEFAULT_ADAPTERS, config)
+        return isAllowed(fullPath(config)) ? send(real, config, manager.peekToken()) : real(config)
       }
       Object.defineProperty(wrapper, WRAPPED, { value: adapter })
       if (wrapped.size >= 50) wrapped = new Map()

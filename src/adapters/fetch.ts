@@ -1,6 +1,6 @@
 import { AuthError } from '../core/errors.js'
 import type { AccessToken, TokenManager } from '../core/types.js'
-import { bodyKind, isRedirect, notReplayable, requestLike } from './internal/http.js'
+import { bodyKind, isRedirect, notReplayable, requestLike, type RequestLike } from './internal/http.js'
 import { createOriginCheck, originOf } from './internal/origin.js'
 import { assertManager } from './internal/wiring.js'
 
@@ -38,6 +38,12 @@ function pairsOf(headers: unknown): Pairs {
   if (typeof (headers as Headers).forEach === 'function') (headers as Headers).forEach((value, name) => pairs.push([name, value]))
   else for (const name of Object.keys(headers)) pairs.push([name, String((headers as Record<string, unknown>)[name])])
   return pairs
+}
+
+/** A redirect to follow; a page answers 'manual' with an opaque one (status 0, no Location). */
+function redirected(response: Response): boolean {
+  const status = response.status // one getter for the usual answer
+  return status === 0 ? response.type === 'opaqueredirect' : isRedirect(status)
 }
 
 const page = () => (globalThis as { location?: { href?: unknown } }).location?.href !== undefined
@@ -78,16 +84,77 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
   const isAllowed = createOriginCheck(options.allowedOrigins)
   const send = (input: RequestInfo | URL, init?: RequestInit) => (options.fetch ?? fetch)(input, init)
 
-  /** The default reads the status only; a custom `shouldRefresh` reads a clone, and the caller's body stays unread. */
-  const refreshNeeded = async (response: Response): Promise<boolean> => {
-    if (!custom) return response.status === 401
+  /** Whether a response asks for a refresh. A custom `shouldRefresh` reads a clone: the caller's body stays unread. */
+  async function refreshNeeded(response: Response): Promise<boolean> {
     const copy = response.clone()
     try {
-      return await custom(copy)
+      return await custom!(copy)
     } finally {
       // One branch of the tee: cancelling it frees what it buffered, the caller's branch goes on.
       discard(copy)
     }
+  }
+
+  /** The request's headers without the token header, with it when `allowed`, less `drop`. */
+  function headersFor(plan: Plan, token: AccessToken, allowed: boolean, drop: readonly string[] = []): Record<string, string> {
+    const headers: Record<string, string> = {}
+    for (const [name, value] of plan.pairs) {
+      const key = name.toLowerCase()
+      if (key === lower || drop.includes(key)) continue
+      headers[name] = name in headers ? `${headers[name]}, ${value}` : value
+    }
+    if (allowed) headers[header] = scheme ? `${scheme} ${token.value}` : token.value
+    return headers
+  }
+
+  /** The body for the next attempt: a ReadableStream is teed, one branch sent, the other kept for the next. */
+  function nextBody(plan: Plan): BodyInit | null | undefined {
+    if (!plan.spare) return plan.body
+    const [branch, rest] = plan.spare.tee()
+    plan.spare = rest
+    return branch
+  }
+
+  /** One attempt with `token`, its redirects not followed yet (see `follow`). */
+  function attempt(plan: Plan, token: AccessToken): Promise<Response> {
+    if (plan.sent && plan.kind === 'stream') return Promise.reject(notReplayable('fetch', 'it was refused (401)'))
+    plan.sent = true
+    const init: RequestInit = { ...plan.init, headers: headersFor(plan, token, true) }
+    if (plan.kind !== 'none' && plan.kind !== 'request') init.body = nextBody(plan)
+    if (plan.follow) init.redirect = 'manual'
+    return send(plan.request ? (plan.request.clone() as unknown as Request) : plan.input, init)
+  }
+
+  /** Follows redirects as the Fetch standard does, the token on each hop only to an allowed origin. */
+  async function follow(plan: Plan, token: AccessToken, response: Response): Promise<Response> {
+    let current = plan.url
+    for (let hops = 0; redirected(response); hops++) {
+      if (response.type === 'opaqueredirect') {
+        // A page hid where it goes; letting it follow would carry a header the browser keeps across origins.
+        throw new AuthError('REDIRECT_BLOCKED', `authFetch: ${plan.method} ${current} was redirected; with the token in "${header}" the browser would carry it to wherever the redirect goes, so it is not followed`)
+      }
+      const location = response.headers.get('location')
+      if (location === null) break
+      if (hops === MAX_REDIRECTS) throw new TypeError(`authFetch: more than ${MAX_REDIRECTS} redirects from ${plan.url}`)
+      const next = new URL(location, response.url || current).href
+      discard(response)
+      const drop: string[] = originOf(next) === originOf(current) ? [] : [...CROSS_ORIGIN_DROPPED]
+      let body: BodyInit | null | undefined
+      if (response.status === 303 ? plan.method !== 'GET' && plan.method !== 'HEAD' : response.status <= 302 && plan.method === 'POST') {
+        // Fetch: 303 (and 301/302 after a POST) become a GET without a body.
+        plan.method = 'GET'
+        drop.push(...BODY_HEADERS)
+      } else if (plan.kind === 'stream') {
+        throw notReplayable('fetch', `it was redirected (${response.status})`)
+      } else {
+        body = plan.request ? await plan.request.clone().arrayBuffer() : nextBody(plan)
+        if (body instanceof ArrayBuffer && !body.byteLength) body = undefined
+      }
+      const headers = headersFor(plan, token, isAllowed(next), drop)
+      response = await send(next, { ...plan.init, method: plan.method, headers, body, redirect: 'manual', signal: plan.signal })
+      current = next
+    }
+    return response
   }
 
   return async function authFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
@@ -99,88 +166,63 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
     if (!token) {
       const response = await send(input, init)
       // After a terminal failure, a 401 of a request that went without a token is a SessionExpiredError (DESIGN 14).
-      if (await refreshNeeded(response)) await manager.tokenRejected(null, { signal })
+      if (custom ? await refreshNeeded(response) : response.status === 401) await manager.tokenRejected(null, { signal })
       return response
     }
 
-    // Fetch: `new Request(request, init)` takes init's headers and body over the request's.
-    const pairs = pairsOf(init?.headers !== undefined || !request ? init?.headers : request.headers).filter(([name]) => name.toLowerCase() !== lower)
     const body = init?.body
     const kind = body == null ? (request ? 'request' : 'none') : bodyKind(body)
-    let method = (init?.method ?? request?.method ?? 'GET').toUpperCase()
-    // Where the runtime would carry the header across a redirect, follow redirects here. Only a page's
-    // fetch drops Authorization across origins by itself (Fetch standard, tested in Chromium); Node 18.0's
-    // did not, and no runtime drops a header of another name.
-    const follow = (init?.redirect ?? request?.redirect ?? 'follow') === 'follow' && !(lower === 'authorization' && page())
-    /** A ReadableStream body: one branch of a tee per attempt, the other kept for the next. */
-    let spare = kind === 'web-stream' ? (body as ReadableStream) : undefined
-    let sent = false
-
-    const nextBody = (): BodyInit | null | undefined => {
-      if (!spare) return body
-      const [branch, rest] = spare.tee()
-      spare = rest
-      return branch
+    const plan: Plan = {
+      input,
+      init,
+      request,
+      url,
+      signal,
+      // Fetch: `new Request(request, init)` takes init's headers over the request's.
+      pairs: pairsOf(init?.headers !== undefined || !request ? init?.headers : request.headers),
+      body,
+      kind,
+      spare: kind === 'web-stream' ? (body as ReadableStream) : undefined,
+      method: (init?.method ?? request?.method ?? 'GET').toUpperCase(),
+      // Where the runtime would carry the header across a redirect, follow redirects here. Only a page's
+      // fetch drops Authorization across origins by itself (Fetch standard, tested in Chromium); Node 18.0's
+      // did not, and no runtime drops a header of another name.
+      follow: (init?.redirect ?? request?.redirect ?? 'follow') === 'follow' && !(lower === 'authorization' && page()),
+      sent: false,
     }
-    const headersFor = (target: string, token: AccessToken, drop: readonly string[] = [], allowed = isAllowed(target)) => {
-      const headers: Record<string, string> = {}
-      for (const [name, value] of pairs) {
-        if (drop.includes(name.toLowerCase())) continue
-        headers[name] = name in headers ? `${headers[name]}, ${value}` : value
-      }
-      if (allowed) headers[header] = scheme ? `${scheme} ${token.value}` : token.value
-      return headers
-    }
-
-    const attempt = async (token: AccessToken): Promise<Response> => {
-      if (sent && kind === 'stream') throw notReplayable('fetch', 'it was refused (401)')
-      sent = true
-      const first: RequestInit = { ...init, headers: headersFor(url, token, [], true) }
-      if (kind !== 'none' && kind !== 'request') first.body = nextBody()
-      if (follow) first.redirect = 'manual'
-      let response = await send(request ? (request.clone() as unknown as Request) : input, first)
-      let current = url
-      // A page answers 'manual' with an opaque redirect: status 0, no Location.
-      for (let hops = 0; follow && (response.type === 'opaqueredirect' || isRedirect(response.status)); hops++) {
-        if (response.type === 'opaqueredirect') {
-          // A page hid where it goes; letting it follow would carry a header the browser keeps across origins.
-          throw new AuthError('REDIRECT_BLOCKED', `authFetch: ${method} ${current} was redirected; with the token in "${header}" the browser would carry it to wherever the redirect goes, so it is not followed`)
-        }
-        const location = response.headers.get('location')
-        if (location === null) break
-        if (hops === MAX_REDIRECTS) throw new TypeError(`authFetch: more than ${MAX_REDIRECTS} redirects from ${url}`)
-        const next = new URL(location, response.url || current).href
-        discard(response)
-        const drop: string[] = originOf(next) === originOf(current) ? [] : [...CROSS_ORIGIN_DROPPED]
-        let hopBody: BodyInit | null | undefined
-        if (response.status === 303 ? method !== 'GET' && method !== 'HEAD' : response.status <= 302 && method === 'POST') {
-          // Fetch: 303 (and 301/302 after a POST) become a GET without a body.
-          method = 'GET'
-          drop.push(...BODY_HEADERS)
-        } else if (kind === 'stream') {
-          throw notReplayable('fetch', `it was redirected (${response.status})`)
-        } else {
-          hopBody = kind === 'request' ? await request!.clone().arrayBuffer() : nextBody()
-          if (hopBody instanceof ArrayBuffer && !hopBody.byteLength) hopBody = undefined
-        }
-        response = await send(next, { ...init, method, headers: headersFor(next, token, drop), body: hopBody, redirect: 'manual', signal })
-        current = next
-      }
-      return response
-    }
-
+    let response: Response
     try {
-      const response = await attempt(token)
-      if (!(await refreshNeeded(response))) return response
+      response = await attempt(plan, token)
+      if (plan.follow && redirected(response)) response = await follow(plan, token, response)
+      if (!(custom ? await refreshNeeded(response) : response.status === 401)) return response
       const next = await manager.tokenRejected(token, { signal })
       // Its session ended: handed back as fetch gave it, never retried under another session.
       if (!next) return response
       // Free the connection of the answer that is thrown away.
       discard(response)
-      return await attempt(next)
+      response = await attempt(plan, next)
+      if (plan.follow && redirected(response)) response = await follow(plan, next, response)
+      return response
     } finally {
-      spare?.cancel().catch(ignore)
+      plan.spare?.cancel().catch(ignore)
     }
   } as typeof fetch
 }
 
+/** One request through the adapter: what it was given, and what each attempt needs. */
+interface Plan {
+  input: RequestInfo | URL
+  init: RequestInit | undefined
+  request: RequestLike | undefined
+  url: string
+  signal: AbortSignal | null | undefined
+  pairs: Pairs
+  body: BodyInit | null | undefined
+  kind: 'none' | 'request' | ReturnType<typeof bodyKind>
+  /** A ReadableStream body's branch not sent yet. */
+  spare: ReadableStream | undefined
+  method: string
+  /** Whether redirects are followed here (`redirect: 'manual'`), not by the runtime. */
+  follow: boolean
+  sent: boolean
+}

@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'coverage/**', '**/node_modules/**', 'demo-server/data/**', 'demo-server/public/vendor/**'] },
+  { ignores: ['dist/**', 'coverage/**', '**/node_modules/**', 'demo-server/data/**', 'demo-server/public/vendor/**', 'test/fixtures/react-native-types/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

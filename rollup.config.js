@@ -15,8 +15,27 @@ const input = {
   fetch: 'src/adapters/fetch.ts',
   testing: 'src/testing/index.ts',
   'cross-tab': 'src/cross-tab/index.ts',
+  react: 'src/integrations/react/index.ts',
+  'react-native': 'src/integrations/react-native/index.ts',
+  'rtk-query': 'src/integrations/rtk-query/index.ts',
+  apollo: 'src/integrations/apollo/index.ts',
+  urql: 'src/integrations/urql/index.ts',
+  'graphql-ws': 'src/integrations/graphql-ws/index.ts',
 }
-const external = ['axios', 'msw', 'msw/node', 'msw/browser']
+const external = [
+  'axios',
+  'msw',
+  'msw/node',
+  'msw/browser',
+  'react',
+  '@reduxjs/toolkit/query',
+  '@apollo/client/core',
+  '@urql/core',
+  '@urql/exchange-auth',
+  'graphql-ws',
+]
+/** React Server Components load "silent-refresh/react" on the client side only (rollup drops module-level directives). */
+const banner = (chunk) => (chunk.isEntry && chunk.name === 'react' ? "'use client';" : '')
 const core = fileURLToPath(new URL('./src/core/', import.meta.url))
 const isCore = (id) => id.startsWith(core)
 
@@ -37,14 +56,14 @@ export default [
     external,
     plugins: [esbuild({ target: 'es2022', tsconfig: 'tsconfig.json' })],
     output: [
-      { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'internal/[name]-[hash].js', sourcemap: true, sourcemapExcludeSources: true },
-      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'internal/[name]-[hash].cjs', exports: 'named', sourcemap: true, sourcemapExcludeSources: true },
+      { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'internal/[name]-[hash].js', banner, sourcemap: true, sourcemapExcludeSources: true },
+      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'internal/[name]-[hash].cjs', exports: 'named', banner, sourcemap: true, sourcemapExcludeSources: true },
     ],
   },
   ...['d.ts', 'd.cts'].flatMap((ext) => [
     { input: { index: input.index }, external, plugins: [dts({ sourcemap: true })], output: { dir: 'dist', entryFileNames: `[name].${ext}`, sourcemap: true } },
     {
-      input: { axios: input.axios, fetch: input.fetch, testing: input.testing, 'cross-tab': input['cross-tab'] },
+      input: Object.fromEntries(Object.entries(input).filter(([name]) => name !== 'index')),
       external,
       plugins: [selfReference, dts({ sourcemap: true })],
       output: { dir: 'dist', entryFileNames: `[name].${ext}`, chunkFileNames: `internal/[name]-[hash].${ext}`, sourcemap: true },

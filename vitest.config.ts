@@ -1,5 +1,16 @@
 import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
+
+// examples/ import the package by name, as an app does (tsconfig "paths"); the tests that run them get the source too.
+const entries: Record<string, string> = {
+  'silent-refresh': 'index.ts',
+  'silent-refresh/fetch': 'adapters/fetch.ts',
+  'silent-refresh/react': 'integrations/react/index.ts',
+  'silent-refresh/react-native': 'integrations/react-native/index.ts',
+  'silent-refresh/rtk-query': 'integrations/rtk-query/index.ts',
+}
+const alias = Object.entries(entries).map(([name, file]) => ({ find: new RegExp(`^${name}$`), replacement: fileURLToPath(new URL(`./src/${file}`, import.meta.url)) }))
 
 export default defineConfig({
   test: {
@@ -7,6 +18,7 @@ export default defineConfig({
     maxWorkers: 2,
     projects: [
       {
+        resolve: { alias },
         test: {
           name: 'sdk',
           include: ['test/**/*.test.ts'],

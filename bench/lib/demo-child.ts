@@ -1,7 +1,11 @@
 /**
  * Child process for the demo-server benchmark: the real demo app (buildApp,
  * SQLite store in a temporary file, rate limits lifted) and, in the same
- * process, a bare Fastify route returning the same JSON. Both on 127.0.0.1.
+ * process, two bare Fastify apps: GET /api/me returning the same JSON through
+ * the same response schema, and POST /auth/token parsing the same form body
+ * and returning a token response of the same size through the same schema.
+ * All three with the same logger settings (pino at `warn`, so no request
+ * lines on either side). All on 127.0.0.1.
  *
  * The parent kills this process when done and removes the temporary directory.
  * demo-server is its own TypeScript project (imports end in .ts), so it is
@@ -12,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
+import formbody from '@fastify/formbody'
 
 interface DemoModules {
   app: { buildApp(options: Record<string, unknown>): Promise<FastifyInstance> }
@@ -30,7 +35,9 @@ const load = async <K extends keyof DemoModules>(path: string) => (await import(
 
 export const USER = { username: 'bench', password: 'bench-password' }
 /** Far above anything the benchmark sends: the limits would otherwise answer 429 within a second. */
-const UNLIMITED = { max: 1_000_000_000, windowMs: 60_000 }
+export const UNLIMITED = { max: 1_000_000_000, windowMs: 60_000 }
+/** The same logger settings for the demo app and the bare apps. */
+const LOGGER = { level: 'warn' }
 
 async function main(): Promise<void> {
   const [{ buildApp }, { openSqliteStore }, { generateSigningKeys }, { createScryptHasher }, { seedUser }] = await Promise.all([
@@ -50,22 +57,39 @@ async function main(): Promise<void> {
     store,
     keys: await generateSigningKeys(),
     passwordHasher,
+    logger: LOGGER,
     accessTokenTtl: 3600,
-    rateLimits: { loginPerIp: UNLIMITED, loginFailuresPerAccount: UNLIMITED, refreshPerIp: UNLIMITED },
+    rateLimits: {
+      loginPerIp: UNLIMITED,
+      loginFailuresPerAccount: UNLIMITED,
+      loginFailuresPerAccountAndAddress: UNLIMITED,
+      refreshPerIp: UNLIMITED,
+    },
   })
   await demo.listen({ port: 0, host: '127.0.0.1' })
 
-  const bare = Fastify()
-  const body = { sub: '00000000-0000-4000-8000-000000000000', username: USER.username, sid: 'YD3iQTQBT2yyFfn0gSWVrg', exp: 1795488320 }
-  const schema = {
+  const me = { sub: '00000000-0000-4000-8000-000000000000', username: USER.username, sid: 'YD3iQTQBT2yyFfn0gSWVrg', exp: 1795488320 }
+  const meSchema = {
     type: 'object',
     properties: { sub: { type: 'string' }, username: { type: 'string' }, sid: { type: 'string' }, exp: { type: 'integer' } },
   }
-  bare.get('/api/me', { schema: { response: { 200: schema } } }, async () => body)
-  await bare.listen({ port: 0, host: '127.0.0.1' })
+  const bareGet = Fastify({ logger: LOGGER })
+  bareGet.get('/api/me', { schema: { response: { 200: meSchema } } }, async () => me)
+  await bareGet.listen({ port: 0, host: '127.0.0.1' })
+
+  // A token response as long as the demo's (an EdDSA JWT of ~360 characters and a 43-character refresh token).
+  const tokens = { access_token: 'x'.repeat(360), token_type: 'Bearer', expires_in: 3600, refresh_token: 'y'.repeat(43) }
+  const tokenSchema = {
+    type: 'object',
+    properties: { access_token: { type: 'string' }, token_type: { type: 'string' }, expires_in: { type: 'integer' }, refresh_token: { type: 'string' } },
+  }
+  const barePost = Fastify({ logger: LOGGER })
+  await barePost.register(formbody)
+  barePost.post('/auth/token', { schema: { response: { 200: tokenSchema } } }, async () => tokens)
+  await barePost.listen({ port: 0, host: '127.0.0.1' })
 
   const port = (app: FastifyInstance) => (app.server.address() as AddressInfo).port
-  process.send?.({ demo: port(demo), bare: port(bare), dir })
+  process.send?.({ demo: port(demo), bareGet: port(bareGet), barePost: port(barePost), dir })
 
   // The parent went away (or is done): end, so no server outlives the benchmark.
   process.on('disconnect', () => process.exit(0))
@@ -81,4 +105,5 @@ async function main(): Promise<void> {
   })
 }
 
-await main()
+// Imported by the parent for USER only: run the servers only as the forked child.
+if (process.send) await main()

@@ -1,10 +1,15 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createScryptHasher } from './auth/password.ts'
+import { HttpError } from './errors.ts'
+import { loggerOptions } from './logging.ts'
 import type { AppOptions, ResolvedOptions } from './options.ts'
 import services from './plugins/services.ts'
-import security from './plugins/security.ts'
-import errorHandler from './plugins/error-handler.ts'
+import helmet from '@fastify/helmet'
+import security, { PAGE_HELMET_OPTIONS } from './plugins/security.ts'
+import errorHandler, { clientErrorHandler, frameworkErrorHandler } from './plugins/error-handler.ts'
 import authenticate from './plugins/authenticate.ts'
+import connections from './plugins/connections.ts'
 import authRoutes, { AUTH_BODY_LIMIT } from './routes/auth/index.ts'
 import apiRoutes from './routes/api/index.ts'
 import wellKnownRoutes from './routes/well-known.ts'
@@ -13,18 +18,7 @@ import homeRoutes from './routes/home.ts'
 import demoRoutes from './routes/demo.ts'
 import sdkRoutes from './routes/sdk.ts'
 
-export type { AppOptions, RateLimitRule, RefreshTokenTransport } from './options.ts'
-
-/** Paths pino replaces with "[redacted]": credentials, cookies and tokens, wherever they appear. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  '*.password',
-  '*.refresh_token',
-  '*.access_token',
-  'body.password',
-  'body.refresh_token',
-]
+export type { AppOptions, ClientTimeouts, RateLimitRule, RefreshTokenTransport } from './options.ts'
 
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new TypeError(`"${name}" must be a positive number`)
@@ -39,9 +33,25 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
   if (transport !== 'body' && transport !== 'cookie') {
     throw new TypeError('"refreshTokenTransport" must be "body" or "cookie"')
   }
-  const grace = options.refreshReuseGraceMs ?? 0
+  const grace = options.refreshReuseGraceMs ?? 20_000
   if (!Number.isFinite(grace) || grace < 0) throw new TypeError('"refreshReuseGraceMs" must be a number >= 0')
   const limits = options.rateLimits ?? {}
+  const maxSlowDelayMs = options.maxSlowDelayMs ?? 10_000
+  const timeouts = {
+    headersMs: positive('timeouts.headersMs', options.timeouts?.headersMs ?? 10_000),
+    requestMs: positive('timeouts.requestMs', options.timeouts?.requestMs ?? 15_000),
+    keepAliveMs: positive('timeouts.keepAliveMs', options.timeouts?.keepAliveMs ?? 72_000),
+    idleMs: positive('timeouts.idleMs', options.timeouts?.idleMs ?? 60_000),
+  }
+  if (timeouts.requestMs < timeouts.headersMs) throw new TypeError('"timeouts.requestMs" must be at least "timeouts.headersMs"')
+  // The idle timeout also runs while a handler works: it must outlast the slowest one.
+  if (timeouts.idleMs <= maxSlowDelayMs) throw new TypeError('"timeouts.idleMs" must be longer than "maxSlowDelayMs"')
+  const authCacheSize = options.authCacheSize ?? 10_000
+  if (!Number.isInteger(authCacheSize) || authCacheSize < 0) throw new TypeError('"authCacheSize" must be a whole number >= 0')
+  const maxConnectionsPerAddress = options.maxConnectionsPerAddress ?? 64
+  if (!Number.isInteger(maxConnectionsPerAddress) || maxConnectionsPerAddress < 0) {
+    throw new TypeError('"maxConnectionsPerAddress" must be a whole number >= 0')
+  }
   return {
     store: options.store,
     keys: options.keys,
@@ -55,7 +65,9 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
     allowedOrigins: options.allowedOrigins ?? ['http://localhost:3000', 'http://127.0.0.1:3000'],
     rateLimits: {
       loginPerIp: limits.loginPerIp ?? { max: 30, windowMs: 60_000 },
-      loginFailuresPerAccount: limits.loginFailuresPerAccount ?? { max: 10, windowMs: 15 * 60_000 },
+      loginFailuresPerAccountAndAddress: limits.loginFailuresPerAccountAndAddress ?? { max: 10, windowMs: 15 * 60_000 },
+      loginFailuresPerAccount: limits.loginFailuresPerAccount ?? { max: 50, windowMs: 15 * 60_000 },
+      loginFailuresPerDevice: limits.loginFailuresPerDevice ?? { max: 10, windowMs: 15 * 60_000 },
       refreshPerIp: limits.refreshPerIp ?? { max: 60, windowMs: 60_000 },
     },
     rateLimitStore: options.rateLimitStore,
@@ -63,21 +75,11 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
     logger: options.logger ?? false,
     trustProxy: options.trustProxy ?? false,
     now: options.now ?? Date.now,
-    maxSlowDelayMs: options.maxSlowDelayMs ?? 10_000,
-  }
-}
-
-function loggerOptions(logger: ResolvedOptions['logger']): FastifyServerOptions['logger'] {
-  if (!logger) return false
-  return {
-    level: logger.level ?? 'info',
-    ...(logger.stream ? { stream: logger.stream } : {}),
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    serializers: {
-      // Headers are useful when debugging CORS/CSRF; the sensitive ones are redacted above.
-      req: (req) => ({ method: req.method, url: req.url, remoteAddress: req.ip, headers: req.headers }),
-      res: (reply) => ({ statusCode: reply.statusCode }),
-    },
+    maxSlowDelayMs,
+    demoLevers: options.demoLevers ?? false,
+    authCacheSize,
+    timeouts,
+    maxConnectionsPerAddress,
   }
 }
 
@@ -92,41 +94,70 @@ function loggerOptions(logger: ResolvedOptions['logger']): FastifyServerOptions[
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const resolved = resolveOptions(options)
+  const { timeouts } = resolved
   const app = Fastify({
     logger: loggerOptions(resolved.logger),
+    // Fastify turns Node's request timeouts off by default; a stalled or trickling client would hold its socket for ever.
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    http: {
+      headersTimeout: timeouts.headersMs,
+      // Node checks the header and request timeouts on this interval (default 30 s, which would triple a 10 s limit).
+      connectionsCheckingInterval: Math.min(1000, Math.max(10, Math.floor(timeouts.headersMs / 4))),
+    },
     trustProxy: resolved.trustProxy,
     bodyLimit: AUTH_BODY_LIMIT,
     // Every schema means exactly what it says: no silently dropped fields, no "1" → 1.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
-    // Answer 503 to new requests while closing, finish in-flight ones.
-    return503OnClosing: true,
-  })
+    // Requests arriving while closing get our own 503 (the onRequest hook below), not Fastify's body.
+    return503OnClosing: false,
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+  }).withTypeProvider<TypeBoxTypeProvider>()
 
   // Graceful shutdown: requests still in flight when close() starts get
-  // `Connection: close`, so their keep-alive sockets do not hold close() open.
+  // `Connection: close`, so their keep-alive sockets do not hold close() open;
+  // new requests on already open connections get a 503 with Retry-After.
   let closing = false
   app.addHook('preClose', async () => {
     closing = true
   })
-  app.addHook('onSend', async (request, reply) => {
+  // Callback hooks, not async ones: these two run on every request.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done()
+    reply.header('connection', 'close')
+    done(new HttpError(503, 'temporarily_unavailable', 'The server is shutting down; retry shortly.', { 'retry-after': '1' }))
+  })
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
     // Token endpoints and every error: never cached (RFC 6749 §5.1, and no stale 401s in caches).
-    if (!reply.hasHeader('cache-control') && (request.url.startsWith('/auth/') || reply.statusCode >= 400)) {
+    if (!reply.hasHeader('cache-control') && (request.routeOptions.url?.startsWith('/auth/') === true || reply.statusCode >= 400)) {
       reply.header('cache-control', 'no-store')
     }
+    done(null, payload)
   })
 
   // JSON only by default: no text/plain parser (it turns any "simple" cross-site request into a body).
   app.removeContentTypeParser('text/plain')
 
   await app.register(services, resolved)
+  await app.register(connections)
   await app.register(errorHandler)
   await app.register(security)
   await app.register(authenticate)
 
-  await app.register(demoRoutes) // demo-page levers; its hooks must precede the auth and API routes
-  await app.register(sdkRoutes)
-  await app.register(homeRoutes)
+  // Demo-page levers, only when asked for; their hooks must precede the auth and API routes.
+  if (resolved.demoLevers) await app.register(demoRoutes)
+  // The demo page and its scripts: helmet's full set of headers, in their scope only.
+  await app.register(async (pages) => {
+    pages.addHook('onRoute', (route) => {
+      route.config = { ...route.config, page: true }
+    })
+    await pages.register(helmet, PAGE_HELMET_OPTIONS)
+    await pages.register(sdkRoutes)
+    await pages.register(homeRoutes)
+  })
   await app.register(healthRoutes)
   await app.register(wellKnownRoutes, { keys: resolved.keys })
   await app.register(authRoutes, { prefix: '/auth' })

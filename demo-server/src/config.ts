@@ -4,6 +4,8 @@ import type { AppOptions, RateLimitRule } from './options.ts'
 
 /** Default SQLite file: `demo-server/data/demo.db`, wherever the process was started from. */
 export const DEFAULT_DB_PATH = fileURLToPath(new URL('../data/demo.db', import.meta.url))
+/** The default data folder, `demo-server/data/`: the server keeps it at mode 0700. */
+export const DEFAULT_DATA_DIR = dirname(DEFAULT_DB_PATH)
 
 /** Everything `server.ts` needs: how to listen, where data lives, and the app options. */
 export interface ServerConfig {
@@ -20,8 +22,13 @@ export interface ServerConfig {
   /** `JWT_PRIVATE_KEY`: PKCS#8 PEM or private JWK; wins over `keyFile`. */
   privateKey: string | undefined
   demoUsername: string
+  /** Never printed: the banner says only whether it came from `DEMO_PASSWORD`. */
   demoPassword: string
+  /** Whether `DEMO_PASSWORD` was set (else the password is the documented default, `demo`). */
+  demoPasswordFromEnv: boolean
   logLevel: string
+  /** `SHUTDOWN_TIMEOUT`, ms: how long in-flight requests get after SIGINT/SIGTERM before the process exits 1. */
+  shutdownTimeoutMs: number
   app: Omit<AppOptions, 'store' | 'keys'>
 }
 
@@ -40,6 +47,8 @@ export interface PostgresStoreConfig {
   connectTimeoutMs: number
   /** `PG_STATEMENT_TIMEOUT`, ms. */
   statementTimeoutMs: number
+  /** `PG_APPLICATION_NAME`: how this instance's connections appear in `pg_stat_activity`. */
+  applicationName: string
 }
 
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for printing. */
@@ -120,11 +129,18 @@ function origins(name: string, value: string): string[] {
   return list
 }
 
+/** Command-line flags of `src/server.ts` (`npm run demo` passes `--demo-levers`). */
+export const FLAGS = ['--demo-levers'] as const
+
 /**
  * Reads the configuration from environment variables (documented in
- * README.md). Throws a {@link ConfigError} naming the first bad variable.
+ * README.md) and the command-line flags. Throws a {@link ConfigError} naming
+ * the first bad variable or flag.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = []): ServerConfig {
+  for (const arg of argv) {
+    if (!(FLAGS as readonly string[]).includes(arg)) throw new ConfigError(`unknown option ${arg} (known: ${FLAGS.join(', ')})`)
+  }
   const get = (name: string): string | undefined => {
     const value = env[name]
     return value === undefined || value.trim() === '' ? undefined : value
@@ -150,12 +166,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
           poolMax: integer('PG_POOL_MAX', get('PG_POOL_MAX') ?? '10', 1, 1000),
           connectTimeoutMs: Math.round(parseDuration('PG_CONNECT_TIMEOUT', get('PG_CONNECT_TIMEOUT') ?? '5s') * 1000),
           statementTimeoutMs: Math.round(parseDuration('PG_STATEMENT_TIMEOUT', get('PG_STATEMENT_TIMEOUT') ?? '5s') * 1000),
+          applicationName: get('PG_APPLICATION_NAME') ?? 'silent-refresh-demo',
         }
 
   const transport = get('REFRESH_TOKEN_TRANSPORT') ?? 'body'
   if (transport !== 'body' && transport !== 'cookie') {
     throw new ConfigError(`REFRESH_TOKEN_TRANSPORT must be "body" or "cookie" (got "${transport}")`)
   }
+
+  const ms = (name: string, fallback: string): number => Math.round(parseDuration(name, get(name) ?? fallback) * 1000)
 
   const rule = (maxName: string, maxDefault: number, windowName: string, windowDefault: string): RateLimitRule => ({
     max: integer(maxName, get(maxName) ?? String(maxDefault), 1),
@@ -172,14 +191,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     privateKey: get('JWT_PRIVATE_KEY'),
     demoUsername: get('DEMO_USERNAME') ?? 'demo',
     demoPassword: get('DEMO_PASSWORD') ?? 'demo',
+    demoPasswordFromEnv: get('DEMO_PASSWORD') !== undefined,
     logLevel: get('LOG_LEVEL') ?? 'info',
+    shutdownTimeoutMs: ms('SHUTDOWN_TIMEOUT', '10s'),
     app: {
       issuer: get('JWT_ISSUER') ?? publicUrl,
       audience: get('JWT_AUDIENCE') ?? 'silent-refresh-demo',
       accessTokenTtl: Math.round(parseDuration('ACCESS_TOKEN_TTL', get('ACCESS_TOKEN_TTL') ?? '30s')),
       refreshTokenTtl: Math.round(parseDuration('REFRESH_TOKEN_TTL', get('REFRESH_TOKEN_TTL') ?? '10m')),
       refreshFamilyMaxAge: Math.round(parseDuration('REFRESH_FAMILY_MAX_AGE', get('REFRESH_FAMILY_MAX_AGE') ?? '1h')),
-      refreshReuseGraceMs: integer('REFRESH_REUSE_GRACE_MS', get('REFRESH_REUSE_GRACE_MS') ?? '0', 0, 60_000),
+      refreshReuseGraceMs: integer('REFRESH_REUSE_GRACE_MS', get('REFRESH_REUSE_GRACE_MS') ?? '20000', 0, 60_000),
       refreshTokenTransport: transport,
       allowedOrigins: origins(
         'ALLOWED_ORIGINS',
@@ -187,11 +208,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       ).filter((o, i, all) => all.indexOf(o) === i),
       rateLimits: {
         loginPerIp: rule('RATE_LIMIT_LOGIN_MAX', 30, 'RATE_LIMIT_LOGIN_WINDOW', '1m'),
-        loginFailuresPerAccount: rule('RATE_LIMIT_LOGIN_FAILURES_MAX', 10, 'RATE_LIMIT_LOGIN_FAILURES_WINDOW', '15m'),
+        loginFailuresPerAccountAndAddress: rule('RATE_LIMIT_LOGIN_FAILURES_PER_ADDRESS_MAX', 10, 'RATE_LIMIT_LOGIN_FAILURES_PER_ADDRESS_WINDOW', '15m'),
+        loginFailuresPerAccount: rule('RATE_LIMIT_LOGIN_FAILURES_MAX', 50, 'RATE_LIMIT_LOGIN_FAILURES_WINDOW', '15m'),
+        loginFailuresPerDevice: rule('RATE_LIMIT_LOGIN_FAILURES_PER_DEVICE_MAX', 10, 'RATE_LIMIT_LOGIN_FAILURES_PER_DEVICE_WINDOW', '15m'),
         refreshPerIp: rule('RATE_LIMIT_REFRESH_MAX', 60, 'RATE_LIMIT_REFRESH_WINDOW', '1m'),
       },
       trustProxy: bool('TRUST_PROXY', get('TRUST_PROXY') ?? 'false'),
+      demoLevers: argv.includes('--demo-levers') || bool('DEMO_LEVERS', get('DEMO_LEVERS') ?? 'false'),
       maxSlowDelayMs: integer('SLOW_MAX_DELAY_MS', get('SLOW_MAX_DELAY_MS') ?? '10000', 0, 120_000),
+      timeouts: {
+        headersMs: ms('HEADERS_TIMEOUT', '10s'),
+        requestMs: ms('REQUEST_TIMEOUT', '15s'),
+        keepAliveMs: ms('KEEP_ALIVE_TIMEOUT', '72s'),
+        idleMs: ms('IDLE_TIMEOUT', '60s'),
+      },
+      maxConnectionsPerAddress: integer('MAX_CONNECTIONS_PER_ADDRESS', get('MAX_CONNECTIONS_PER_ADDRESS') ?? '64', 0, 1_000_000),
     },
   }
 }

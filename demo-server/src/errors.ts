@@ -20,8 +20,8 @@ export type ErrorCode =
   | 'csrf_rejected'
   /** 404: no such route. */
   | 'not_found'
-  /** 409: the refresh token was rotated a moment ago by a concurrent request (grace window). */
-  | 'refresh_conflict'
+  /** 408: the request head or body did not arrive in time (a stalled or trickling client). */
+  | 'request_timeout'
   /** 413: body larger than the limit. */
   | 'payload_too_large'
   /** 415: body media type not accepted by this route. */
@@ -32,6 +32,24 @@ export type ErrorCode =
   | 'temporarily_unavailable'
   /** 500: a bug; details only in the server log. */
   | 'server_error'
+
+/** Every {@link ErrorCode}, for tests that check a body's `error` is a documented one. */
+export const ERROR_CODES = [
+  'invalid_request',
+  'invalid_grant',
+  'unsupported_grant_type',
+  'invalid_credentials',
+  'unauthorized',
+  'invalid_token',
+  'csrf_rejected',
+  'not_found',
+  'request_timeout',
+  'payload_too_large',
+  'unsupported_media_type',
+  'rate_limited',
+  'temporarily_unavailable',
+  'server_error',
+] as const satisfies readonly ErrorCode[]
 
 /** An error that becomes a response as is: status, code, description and extra headers. */
 export class HttpError extends Error {

@@ -12,6 +12,22 @@ export interface RateLimitRule {
   windowMs: number
 }
 
+/**
+ * How long a client may take, ms. Each closes a way to hold a connection (and
+ * a file descriptor) open without sending a request: see the README's
+ * security section for why each value.
+ */
+export interface ClientTimeouts {
+  /** The request line and headers must have arrived within this. Node's `headersTimeout`. @default 10_000 */
+  headersMs?: number
+  /** The whole request, body included, must have arrived within this; at least `headersMs`. Node's `requestTimeout`. @default 15_000 */
+  requestMs?: number
+  /** An idle keep-alive connection is closed after this. @default 72_000 */
+  keepAliveMs?: number
+  /** A connection with no traffic either way is closed after this; longer than any handler (`maxSlowDelayMs`). @default 60_000 */
+  idleMs?: number
+}
+
 /** Options of {@link buildApp}. Only `store` and `keys` are required. */
 export interface AppOptions {
   store: Store
@@ -26,7 +42,12 @@ export interface AppOptions {
   refreshTokenTtl?: number
   /** Absolute lifetime of a token family (a login), seconds; rotation never extends it. @default 3600 */
   refreshFamilyMaxAge?: number
-  /** Grace window for the immediate parent of the active refresh token, ms; 0 disables. @default 0 */
+  /**
+   * Retry window for a lost answer, ms: within this long after a rotation, the
+   * rotated token presented again — while the new one has never been used —
+   * gets the same new token again instead of counting as reuse. 0: any second
+   * use of a refresh token revokes its family. @default 20_000
+   */
   refreshReuseGraceMs?: number
   /** @default 'body' */
   refreshTokenTransport?: RefreshTokenTransport
@@ -35,8 +56,12 @@ export interface AppOptions {
   rateLimits?: {
     /** @default { max: 30, windowMs: 60_000 } */
     loginPerIp?: RateLimitRule
-    /** Failed logins per username. @default { max: 10, windowMs: 900_000 } */
+    /** Failed logins per username from this address, without a device cookie. @default { max: 10, windowMs: 900_000 } */
+    loginFailuresPerAccountAndAddress?: RateLimitRule
+    /** Failed logins per username from all addresses together, without a device cookie. @default { max: 50, windowMs: 900_000 } */
     loginFailuresPerAccount?: RateLimitRule
+    /** Failed logins with one device cookie (a browser that signed in as this user before). @default { max: 10, windowMs: 900_000 } */
+    loginFailuresPerDevice?: RateLimitRule
     /** @default { max: 60, windowMs: 60_000 } */
     refreshPerIp?: RateLimitRule
   }
@@ -55,10 +80,23 @@ export interface AppOptions {
   now?: () => number
   /** Longest delay `GET /api/slow` accepts, ms. @default 10_000 */
   maxSlowDelayMs?: number
+  /**
+   * The demo page's levers (`/demo/expire`, `/demo/fail-next-refresh`, `/demo/stats`), each
+   * acting on the caller's own session. Off: the routes do not exist. `npm run demo` turns them on.
+   * @default false
+   */
+  demoLevers?: boolean
+  /** Verified access tokens (and sessions) kept in memory for the hot path; 0 turns the cache off. @default 10_000 */
+  authCacheSize?: number
+  /** Time limits for slow, stalled and idle clients. */
+  timeouts?: ClientTimeouts
+  /** Most connections one address (IPv6: one /64) may hold open; 0 for no cap (behind a proxy). @default 64 */
+  maxConnectionsPerAddress?: number
 }
 
 /** {@link AppOptions} with every default applied. */
-export type ResolvedOptions = Required<Omit<AppOptions, 'rateLimits' | 'logger' | 'rateLimitStore'>> & {
+export type ResolvedOptions = Required<Omit<AppOptions, 'rateLimits' | 'logger' | 'rateLimitStore' | 'timeouts'>> & {
+  timeouts: Required<ClientTimeouts>
   rateLimits: Required<NonNullable<AppOptions['rateLimits']>>
   logger: AppOptions['logger']
   rateLimitStore: AppOptions['rateLimitStore']

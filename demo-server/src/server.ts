@@ -1,6 +1,9 @@
 import type { AddressInfo } from 'node:net'
+import closeWithGrace from 'close-with-grace'
+import { dirname } from 'node:path'
 import { buildApp } from './app.ts'
-import { ConfigError, loadConfig, redactDatabaseUrl, type ServerConfig } from './config.ts'
+import { ConfigError, DEFAULT_DATA_DIR, loadConfig, redactDatabaseUrl, type ServerConfig } from './config.ts'
+import { ensurePrivateDir } from './data-files.ts'
 import { createScryptHasher } from './auth/password.ts'
 import { seedUser } from './auth/seed.ts'
 import { openSqliteStore } from './store/sqlite-store.ts'
@@ -16,12 +19,13 @@ import { loadSigningKeys } from './tokens/keys.ts'
  */
 async function openStore(config: ServerConfig): Promise<{ store: Store; description: string; rateLimitStore?: AppOptions['rateLimitStore'] }> {
   if (config.store.kind === 'sqlite') return { store: openSqliteStore(config.dbPath), description: config.dbPath }
-  const { url, poolMax, connectTimeoutMs, statementTimeoutMs } = config.store
+  const { url, poolMax, connectTimeoutMs, statementTimeoutMs, applicationName } = config.store
   const store = await openPostgresStore({
     connectionString: url,
     poolMax,
     connectTimeoutMs,
     statementTimeoutMs,
+    applicationName,
     onIdleError: (err) => console.error(`demo-server: an idle PostgreSQL connection failed (${err.message}); it will be replaced`),
   })
   const migrations = store.migrationsApplied.length ? `migrations ${store.migrationsApplied.join(', ')} applied` : 'schema up to date'
@@ -34,19 +38,26 @@ async function openStore(config: ServerConfig): Promise<{ store: Store; descript
 
 /** How often expired token families are deleted. */
 const PURGE_INTERVAL_MS = 10 * 60_000
-/** In-flight requests get this long to finish after SIGINT/SIGTERM. */
-const SHUTDOWN_TIMEOUT_MS = 10_000
-
 async function main(): Promise<void> {
   let config
   try {
-    config = loadConfig()
+    config = loadConfig(process.env, process.argv.slice(2))
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`demo-server: ${err.message}`)
       process.exit(1)
     }
     throw err
+  }
+
+  // Owner-only data folders; the default one is also repaired if an older version left it at 0755.
+  const warnings: string[] = []
+  const folders = new Set<string>()
+  if (config.store.kind === 'sqlite' && config.dbPath !== ':memory:') folders.add(dirname(config.dbPath))
+  if (config.keyFile) folders.add(dirname(config.keyFile))
+  for (const dir of folders) {
+    const mode = ensurePrivateDir(dir, { tighten: dir === DEFAULT_DATA_DIR })
+    if (mode & 0o077) warnings.push(`  warning: ${dir} is readable by other users (mode ${mode.toString(8)}); chmod 700 it`)
   }
 
   let opened
@@ -96,37 +107,28 @@ async function main(): Promise<void> {
     [
       '',
       `  silent-refresh demo server listening on ${url}`,
-      `  demo credentials: ${config.demoUsername} / ${config.demoPassword}`,
+      // Never the password itself: output ends up in terminals, CI logs and screen shares.
+      `  demo user: ${config.demoUsername} (${config.demoPasswordFromEnv ? 'password from DEMO_PASSWORD' : 'the default password, "demo"; set DEMO_PASSWORD to change it'})`,
       `  database: ${description}`,
       `  signing key (kid ${keys.kid}): ${keyNote}`,
       `  refresh token transport: ${config.app.refreshTokenTransport}; access token TTL ${config.app.accessTokenTtl}s`,
+      `  demo levers (/demo/*): ${config.app.demoLevers ? 'on, for the demo page; each acts on the caller\'s own session' : 'off (npm run demo turns them on)'}`,
+      ...warnings,
       '',
     ].join('\n'),
   )
 
-  let closing = false
-  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
-    if (closing) return
-    closing = true
-    app.log.info({ signal }, 'shutting down: finishing in-flight requests')
-    const force = setTimeout(() => {
-      console.error('demo-server: in-flight requests did not finish in time; exiting')
-      process.exit(1)
-    }, SHUTDOWN_TIMEOUT_MS)
-    force.unref()
+  // Graceful shutdown the Fastify way (close-with-grace, as fastify/demo does): on SIGINT, SIGTERM
+  // and the other termination signals, or an uncaught error, stop accepting connections, answer
+  // the requests in flight, close the store, exit 0 (1 after an error). A second signal, or
+  // requests still running after SHUTDOWN_TIMEOUT (10 s), exits 1 at once.
+  closeWithGrace({ delay: config.shutdownTimeoutMs, logger: { error: (message: unknown) => app.log.error(message) } }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an uncaught error')
+    else app.log.info({ signal }, 'shutting down: finishing in-flight requests')
     clearInterval(purgeTimer)
-    try {
-      // Stops accepting connections and resolves once in-flight requests are answered.
-      await app.close()
-      await store.close()
-      process.exit(0)
-    } catch (err) {
-      console.error('demo-server: shutdown failed', err)
-      process.exit(1)
-    }
-  }
-  process.once('SIGINT', shutdown)
-  process.once('SIGTERM', shutdown)
+    await app.close()
+    await store.close()
+  })
 }
 
 await main()

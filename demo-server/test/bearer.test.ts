@@ -1,8 +1,8 @@
 import { createServer, request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createHmac } from 'node:crypto'
+import { createHmac, sign as edSign } from 'node:crypto'
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWTPayload } from 'jose'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { build, type TestContext } from './helpers/build.ts'
 
 const ISS = 'http://localhost:3000'
@@ -22,7 +22,6 @@ beforeEach(async () => {
   const payload = JSON.parse(Buffer.from(access.split('.')[1]!, 'base64url').toString()) as { sid: string; sub: string }
   ;({ sid, sub } = payload)
 })
-afterEach(() => ctx.app.close())
 
 const nowSec = () => Math.floor(ctx.clock.now() / 1000)
 
@@ -147,14 +146,14 @@ describe('forged and broken tokens → 401 invalid_token, never a 500', () => {
   })
 
   it('expired, and the 5 s tolerance boundary', async () => {
-    const expired = await sign(claims({ iat: nowSec() - 60, exp: nowSec() - 6 }))
+    const expired = await sign(claims({ iat: nowSec() - 36, exp: nowSec() - 6 }))
     const res = await ctx.me(expired)
     expectChallenge(res, 401, 'invalid_token')
     expect(res.json().error_description).toBe('The access token expired.')
     // exp exactly 5 s ago is the boundary: expired (jose: exp <= now - tolerance).
-    expectChallenge(await ctx.me(await sign(claims({ iat: nowSec() - 60, exp: nowSec() - 5 }))), 401, 'invalid_token')
+    expectChallenge(await ctx.me(await sign(claims({ iat: nowSec() - 35, exp: nowSec() - 5 }))), 401, 'invalid_token')
     // 4 s ago is inside the tolerance.
-    expect((await ctx.me(await sign(claims({ iat: nowSec() - 60, exp: nowSec() - 4 })))).statusCode).toBe(200)
+    expect((await ctx.me(await sign(claims({ iat: nowSec() - 34, exp: nowSec() - 4 })))).statusCode).toBe(200)
   })
 
   it('the real token after the clock passes its exp', async () => {
@@ -239,12 +238,85 @@ describe('forged and broken tokens → 401 invalid_token, never a 500', () => {
     expect((await ctx.me(access)).statusCode).toBe(200)
     const rotated = await ctx.refresh(refresh)
     expect(rotated.statusCode).toBe(200)
-    // Reuse the old refresh token: the family is revoked.
+    // Reuse the old refresh token after the retry window: the family is revoked.
+    ctx.clock.advance(20_000)
     expect((await ctx.refresh(refresh)).json().error).toBe('invalid_grant')
     const res = await ctx.me(access)
     expectChallenge(res, 401, 'invalid_token')
     expect(res.json().error_description).toBe('The session has ended.')
     expectChallenge(await ctx.me(rotated.json().access_token), 401, 'invalid_token')
+  })
+})
+
+/** Signs exactly these header and payload bytes with the server's key (what jose would never write). */
+function signRaw(headerJson: string, payloadJson: string): string {
+  const input = `${Buffer.from(headerJson).toString('base64url')}.${Buffer.from(payloadJson).toString('base64url')}`
+  return `${input}.${edSign(null, Buffer.from(input), ctx.keys.signingKey).toString('base64url')}`
+}
+const headerJson = () => JSON.stringify({ alg: 'EdDSA', kid: ctx.keys.kid, typ: 'at+jwt' })
+
+describe('strict JWT verification (what a lenient verifier accepts)', () => {
+  it('a token issued in the future: refused beyond the 5 s leeway', async () => {
+    expectChallenge(await ctx.me(await sign(claims({ iat: nowSec() + 3600, exp: nowSec() + 3630 }))), 401, 'invalid_token')
+    expectChallenge(await ctx.me(await sign(claims({ iat: nowSec() + 6, exp: nowSec() + 36 }))), 401, 'invalid_token')
+    // Clock skew inside the leeway is fine.
+    expect((await ctx.me(await sign(claims({ iat: nowSec() + 5, exp: nowSec() + 35 })))).statusCode).toBe(200)
+  })
+
+  it('a lifetime longer than the server issues (exp of 10^12, or ttl + 1 s): refused', async () => {
+    expectChallenge(await ctx.me(await sign(claims({ exp: 1e12 }))), 401, 'invalid_token')
+    expectChallenge(await ctx.me(await sign(claims({ exp: nowSec() + 31 }))), 401, 'invalid_token')
+    expectChallenge(await ctx.me(await sign(claims({ exp: nowSec() }))), 401, 'invalid_token')
+    expect((await ctx.me(await sign(claims({ exp: nowSec() + 30 })))).statusCode).toBe(200)
+  })
+
+  it('the same signature with == appended, or with its unused last bits changed: refused', async () => {
+    const [h, p, s] = access.split('.') as [string, string, string]
+    expectChallenge(await ctx.me(`${h}.${p}.${s}==`), 401, 'invalid_token')
+    // 64 bytes take 86 base64url characters; the last carries 2 bits and 4 unused ones.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const last = alphabet.indexOf(s.at(-1)!)
+    const twin = `${s.slice(0, -1)}${alphabet[last ^ 1]}`
+    expect(Buffer.from(twin, 'base64url').equals(Buffer.from(s, 'base64url'))).toBe(true)
+    expectChallenge(await ctx.me(`${h}.${p}.${twin}`), 401, 'invalid_token')
+    // Padding inside the token is not even a b64token (RFC 6750 §2.1): a malformed header.
+    expectChallenge(await ctx.me(`${h}=.${p}.${s}`), 400, 'invalid_request')
+    // Header and payload segments are held to the canonical rule too.
+    const payloadTwin = `${p.slice(0, -1)}${alphabet[alphabet.indexOf(p.at(-1)!) ^ 1]}`
+    if (Buffer.from(payloadTwin, 'base64url').equals(Buffer.from(p, 'base64url'))) {
+      expectChallenge(await ctx.me(`${h}.${payloadTwin}.${s}`), 401, 'invalid_token')
+    }
+    // And the untouched token still works.
+    expect((await ctx.me(access)).statusCode).toBe(200)
+  })
+
+  it('a header with a duplicate alg (or any duplicate key), signed with the real key: refused', async () => {
+    const payload = JSON.stringify(claims())
+    expect((await ctx.me(signRaw(headerJson(), payload))).statusCode).toBe(200)
+    const dupAlg = `{"alg":"none","alg":"EdDSA","kid":${JSON.stringify(ctx.keys.kid)},"typ":"at+jwt"}`
+    expectChallenge(await ctx.me(signRaw(dupAlg, payload)), 401, 'invalid_token')
+    const dupKid = `{"alg":"EdDSA","kid":"other","kid":${JSON.stringify(ctx.keys.kid)},"typ":"at+jwt"}`
+    expectChallenge(await ctx.me(signRaw(dupKid, payload)), 401, 'invalid_token')
+    const dupSub = `{"sub":"someone-else",${payload.slice(1)}`
+    expectChallenge(await ctx.me(signRaw(headerJson(), dupSub)), 401, 'invalid_token')
+    // Whitespace or escapes this server never writes.
+    expectChallenge(await ctx.me(signRaw(headerJson().replace(',', ', '), payload)), 401, 'invalid_token')
+    expectChallenge(await ctx.me(signRaw(headerJson().replace('EdDSA', 'EdDS\\u0041'), payload)), 401, 'invalid_token')
+  })
+
+  it('crit, or a header that is not an object: refused', async () => {
+    expectChallenge(await ctx.me(signRaw(JSON.stringify({ alg: 'EdDSA', kid: ctx.keys.kid, typ: 'at+jwt', crit: ['b64'], b64: false }), JSON.stringify(claims()))), 401, 'invalid_token')
+    expectChallenge(await ctx.me(signRaw('["EdDSA"]', JSON.stringify(claims()))), 401, 'invalid_token')
+    expectChallenge(await ctx.me(signRaw(headerJson(), '"a string"')), 401, 'invalid_token')
+  })
+
+  it("a token whose sub is not the user of the session named by its sid: refused", async () => {
+    const other = await ctx.store.upsertUser({ username: 'mallory', passwordHash: 'x' })
+    // Signed with the real key, the real session id, someone else's user id.
+    const res = await ctx.me(await sign(claims({ sub: other.id })))
+    expectChallenge(res, 401, 'invalid_token')
+    // And a session id that does not exist at all.
+    expectChallenge(await ctx.me(await sign(claims({ sid: 'no-such-session' }))), 401, 'invalid_token')
   })
 })
 

@@ -15,11 +15,18 @@ describe('loadConfig: STORE and PostgreSQL settings', () => {
       poolMax: 10,
       connectTimeoutMs: 5000,
       statementTimeoutMs: 5000,
+      applicationName: 'silent-refresh-demo',
     })
     expect(
-      loadConfig({ STORE: 'postgres', DATABASE_URL: 'postgresql://db/demo', PG_POOL_MAX: '4', PG_CONNECT_TIMEOUT: '1500ms', PG_STATEMENT_TIMEOUT: '2s' })
-        .store,
-    ).toEqual({ kind: 'postgres', url: 'postgresql://db/demo', poolMax: 4, connectTimeoutMs: 1500, statementTimeoutMs: 2000 })
+      loadConfig({
+        STORE: 'postgres',
+        DATABASE_URL: 'postgresql://db/demo',
+        PG_POOL_MAX: '4',
+        PG_CONNECT_TIMEOUT: '1500ms',
+        PG_STATEMENT_TIMEOUT: '2s',
+        PG_APPLICATION_NAME: 'demo-a',
+      }).store,
+    ).toEqual({ kind: 'postgres', url: 'postgresql://db/demo', poolMax: 4, connectTimeoutMs: 1500, statementTimeoutMs: 2000, applicationName: 'demo-a' })
   })
 
   it('refuses a bad STORE, a missing or non-PostgreSQL DATABASE_URL, and a bad pool size, naming the variable', () => {

@@ -18,13 +18,17 @@ describe('loadConfig', () => {
       accessTokenTtl: 30,
       refreshTokenTtl: 600,
       refreshFamilyMaxAge: 3600,
-      refreshReuseGraceMs: 0,
+      refreshReuseGraceMs: 20_000,
       refreshTokenTransport: 'body',
       allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
       trustProxy: false,
+      timeouts: { headersMs: 10_000, requestMs: 15_000, keepAliveMs: 72_000, idleMs: 60_000 },
+      maxConnectionsPerAddress: 64,
       rateLimits: {
         loginPerIp: { max: 30, windowMs: 60_000 },
-        loginFailuresPerAccount: { max: 10, windowMs: 900_000 },
+        loginFailuresPerAccountAndAddress: { max: 10, windowMs: 900_000 },
+        loginFailuresPerAccount: { max: 50, windowMs: 900_000 },
+        loginFailuresPerDevice: { max: 10, windowMs: 900_000 },
         refreshPerIp: { max: 60, windowMs: 60_000 },
       },
     })
@@ -50,11 +54,20 @@ describe('loadConfig', () => {
       RATE_LIMIT_LOGIN_WINDOW: '30s',
       RATE_LIMIT_LOGIN_FAILURES_MAX: '3',
       RATE_LIMIT_LOGIN_FAILURES_WINDOW: '1h',
+      RATE_LIMIT_LOGIN_FAILURES_PER_ADDRESS_MAX: '4',
+      RATE_LIMIT_LOGIN_FAILURES_PER_ADDRESS_WINDOW: '5m',
+      RATE_LIMIT_LOGIN_FAILURES_PER_DEVICE_MAX: '6',
+      RATE_LIMIT_LOGIN_FAILURES_PER_DEVICE_WINDOW: '10m',
       RATE_LIMIT_REFRESH_MAX: '7',
       RATE_LIMIT_REFRESH_WINDOW: '2m',
       TRUST_PROXY: 'true',
       LOG_LEVEL: 'debug',
       SLOW_MAX_DELAY_MS: '500',
+      HEADERS_TIMEOUT: '5s',
+      REQUEST_TIMEOUT: '8s',
+      KEEP_ALIVE_TIMEOUT: '30s',
+      IDLE_TIMEOUT: '2m',
+      MAX_CONNECTIONS_PER_ADDRESS: '0',
     })
     expect(config).toMatchObject({ port: 8080, host: '0.0.0.0', dbPath: ':memory:', keyFile: null, privateKey: '{"kty":"OKP"}', demoUsername: 'alice', demoPassword: 'pw', logLevel: 'debug' })
     expect(config.app).toMatchObject({
@@ -68,12 +81,23 @@ describe('loadConfig', () => {
       allowedOrigins: ['https://a.example', 'https://b.example:8443'],
       trustProxy: true,
       maxSlowDelayMs: 500,
+      timeouts: { headersMs: 5000, requestMs: 8000, keepAliveMs: 30_000, idleMs: 120_000 },
+      maxConnectionsPerAddress: 0,
       rateLimits: {
         loginPerIp: { max: 5, windowMs: 30_000 },
         loginFailuresPerAccount: { max: 3, windowMs: 3_600_000 },
+        loginFailuresPerAccountAndAddress: { max: 4, windowMs: 300_000 },
+        loginFailuresPerDevice: { max: 6, windowMs: 600_000 },
         refreshPerIp: { max: 7, windowMs: 120_000 },
       },
     })
+  })
+
+  it('demo levers: off by default, on with DEMO_LEVERS=true or the --demo-levers flag (npm run demo); unknown flags refused', () => {
+    expect(loadConfig({}).app.demoLevers).toBe(false)
+    expect(loadConfig({ DEMO_LEVERS: 'true' }).app.demoLevers).toBe(true)
+    expect(loadConfig({}, ['--demo-levers']).app.demoLevers).toBe(true)
+    expect(() => loadConfig({}, ['--levers'])).toThrow('unknown option --levers (known: --demo-levers)')
   })
 
   it('JWT_KEY_FILE overrides where the key is kept', () => {

@@ -145,7 +145,8 @@ describe('silent-refresh SDK (attachAxios + refreshTokenGrant) against the demo 
       expect((await client.api.get('/api/me')).status).toBe(200) // rotates: `stolen` is now spent
       expect(counts.refreshOk).toBe(1)
 
-      // The thief replays the spent token: the server revokes the whole family.
+      // The thief replays the spent token, past the retry window: the server revokes the whole family.
+      serverClock.advance(20_000)
       const replay = await fetch(`${url}/auth/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -1,12 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { LightMyRequestResponse } from 'fastify'
 import { DEMO, build, parseSetCookie, setCookies, type TestContext } from './helpers/build.ts'
 
 let ctx: TestContext | undefined
-afterEach(async () => {
-  await ctx?.app.close()
-  ctx = undefined
-})
 
 function sink(): { stream: { write(line: string): void }; text: () => string; lines: () => Array<Record<string, unknown>> } {
   const lines: string[] = []
@@ -62,6 +58,7 @@ describe('no password, token or Authorization value in logs or error bodies', ()
 
     errorResponses.push(await ctx.me(access1 + 'x'))
     errorResponses.push(await ctx.me(refresh2))
+    ctx.clock.advance(20_000) // past the retry window
     errorResponses.push(await refresh(refresh1)) // reuse: family revoked
     errorResponses.push(await ctx.me(access2))
     errorResponses.push(await ctx.app.inject({ method: 'POST', url: '/auth/logout', headers, payload: { refresh_token: refresh2 } }))
@@ -86,5 +83,62 @@ describe('no password, token or Authorization value in logs or error bodies', ()
     }
     // The interesting events are there.
     expect(text).toContain('refresh token reuse detected: token family revoked')
+  })
+})
+
+describe('credentials outside the usual places never reach the log', () => {
+  it('tokens in the query string, and every credential-bearing header, are redacted; the rest is logged', async () => {
+    const logs = sink()
+    ctx = await build({ logger: { level: 'info', stream: logs.stream } })
+    const login = (await ctx.login()).json<{ access_token: string; refresh_token: string }>()
+    const access = login.access_token
+    const refresh = login.refresh_token
+    const secrets = {
+      proxy: 'Basic cHJveHktdXNlcjpwcm94eS1zZWNyZXQ=',
+      cookie: 'session=cookie-secret-value; other=second-cookie-secret',
+      setCookie: 'planted=set-cookie-secret',
+      dpop: 'eyJ0eXAiOiJkcG9wK2p3dCJ9.dpop-proof-secret.sig',
+      apiKey: 'api-key-secret-0123456789',
+      custom: 'x-auth-token-secret',
+      referer: 'referer-code-secret',
+    }
+    const res = await ctx.app.inject({
+      method: 'GET',
+      url: `/api/me?access_token=${access}&refresh_token=${refresh}&code=auth-code-secret&delay_ms=0`,
+      headers: {
+        authorization: `Bearer ${access}`,
+        'proxy-authorization': secrets.proxy,
+        cookie: secrets.cookie,
+        'set-cookie': secrets.setCookie,
+        dpop: secrets.dpop,
+        'x-api-key': secrets.apiKey,
+        'x-auth-token': secrets.custom,
+        referer: `http://localhost:3000/callback?code=${secrets.referer}#frag`,
+        'user-agent': 'logging-test/1.0',
+      },
+    })
+    expect(res.statusCode).toBe(200)
+    await ctx.app.inject({ method: 'POST', url: `/auth/token?refresh_token=${refresh}`, payload: { grant_type: 'refresh_token', refresh_token: refresh } })
+
+    const text = logs.text()
+    for (const secret of [access, refresh, 'auth-code-secret', ...Object.values(secrets)]) expect(text).not.toContain(secret)
+    for (const fragment of ['cHJveHktdXNlcjpwcm94eS1zZWNyZXQ', 'cookie-secret-value', 'dpop-proof-secret', refresh.slice(0, 16), access.split('.')[1]!.slice(0, 16)]) {
+      expect(text).not.toContain(fragment)
+    }
+    // What was redacted is still visible as such, and what is harmless is logged as sent.
+    const incoming = logs.lines().find((l) => l.msg === 'incoming request' && String((l.req as { url: string }).url).startsWith('/api/me'))!
+    const req = incoming.req as { url: string; headers: Record<string, string> }
+    expect(req.url).toBe('/api/me?access_token=[redacted]&refresh_token=[redacted]&code=[redacted]&delay_ms=0')
+    expect(req.headers).toMatchObject({
+      authorization: '[redacted]',
+      'proxy-authorization': '[redacted]',
+      cookie: '[redacted]',
+      'set-cookie': '[redacted]',
+      dpop: '[redacted]',
+      'x-api-key': '[redacted]',
+      'x-auth-token': '[redacted]',
+      referer: 'http://localhost:3000/callback',
+      'user-agent': 'logging-test/1.0',
+    })
   })
 })

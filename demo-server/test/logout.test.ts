@@ -1,11 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { build, type TestContext } from './helpers/build.ts'
 
 let ctx: TestContext
 beforeEach(async () => {
   ctx = await build()
 })
-afterEach(() => ctx.app.close())
 
 describe('POST /auth/logout', () => {
   it('revokes the family: refresh and access tokens stop working; 204 with no body', async () => {

@@ -11,6 +11,7 @@ import { MIGRATIONS } from '../src/store/postgres-migrations.ts'
 import { createPostgresRateLimitStore } from '../src/store/postgres-rate-limit.ts'
 import { StoreUnavailableError } from '../src/store/types.ts'
 import { DEMO, build } from './helpers/build.ts'
+import { isSessionActive } from './helpers/stores.ts'
 import { postgresRequired, postgresUnavailableReason, printSkipNotice, startPostgres, type TestPostgres } from './helpers/postgres.ts'
 
 const T0 = Date.UTC(2030, 0, 1)
@@ -76,7 +77,7 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
       await expect(openPostgresStore({ connectionString: url })).rejects.toThrow(/version 999, newer than this server knows/)
     })
 
-    it('has indexes on the token hash, the family, the parent, and one active token per family', async () => {
+    it('has indexes on the token hash, the family, and one active token per family; the child is found by primary key', async () => {
       await open(await freshDatabase())
       const rows = await server.sql<{ indexname: string; indexdef: string }>(
         `t${dbCounter}`,
@@ -85,7 +86,7 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
       const byName = Object.fromEntries(rows.map((r) => [r.indexname, r.indexdef]))
       expect(byName.refresh_tokens_pkey).toMatch(/UNIQUE INDEX .* \(token_hash\)/)
       expect(byName.refresh_tokens_family).toMatch(/\(family_id\)/)
-      expect(byName.refresh_tokens_parent).toMatch(/\(parent_hash\)/)
+      expect(byName.refresh_tokens_parent).toBeUndefined()
       expect(byName.refresh_tokens_one_active).toMatch(/UNIQUE INDEX .* \(family_id\) WHERE \(status = 'active'::text\)/)
     })
   })
@@ -111,9 +112,21 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
       expect(results.filter((r) => r.kind === 'reused' || r.kind === 'revoked')).toHaveLength(49)
       const children = await pools[1]!.pool.query("SELECT token_hash FROM refresh_tokens WHERE parent_hash = 't0'")
       expect(children.rowCount).toBe(1)
-      expect(await pools[2]!.isSessionActive('fam', T0 + 2)).toBe(false)
+      expect(await isSessionActive(pools[2]!, 'fam', T0 + 2)).toBe(false)
       const family = await pools[0]!.pool.query("SELECT revoked_reason FROM token_families WHERE id = 'fam'")
       expect(family.rows).toEqual([{ revoked_reason: 'reuse' }])
+    })
+
+    it('50 concurrent rotations of one token over three pools within the retry window: one rotation, 49 replays of it, family live', async () => {
+      const url = await freshDatabase()
+      const pools = await Promise.all([open(url, { poolMax: 10 }), open(url, { poolMax: 10 }), open(url, { poolMax: 10 })])
+      await seedSession(pools[0]!)
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => pools[i % 3]!.rotate(rotateInput('t0', 'child', T0 + 1, 20_000))))
+      expect(results.every((r) => r.kind === 'rotated')).toBe(true)
+      expect(results.filter((r) => r.kind === 'rotated' && !r.replayed)).toHaveLength(1)
+      const children = await pools[1]!.pool.query("SELECT token_hash, status FROM refresh_tokens WHERE parent_hash = 't0'")
+      expect(children.rows).toEqual([{ token_hash: 'child', status: 'active' }])
+      expect(await isSessionActive(pools[2]!, 'fam', T0 + 2)).toBe(true)
     })
 
     it('a replayed parent racing a rotation of its child: the family always ends revoked, never two active tokens', async () => {
@@ -129,7 +142,7 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
         ])
         expect(replay).toEqual({ kind: 'reused', familyId: fam })
         expect(['rotated', 'revoked']).toContain(child.kind)
-        expect(await a!.isSessionActive(fam, T0 + 3)).toBe(false)
+        expect(await isSessionActive(a!, fam, T0 + 3)).toBe(false)
         // Whatever won the race, the newest token is dead too.
         const newest = child.kind === 'rotated' ? `${fam}-2` : `${fam}-1`
         expect(await b!.rotate(rotateInput(newest, `${fam}-3`, T0 + 4))).toEqual({ kind: 'revoked', familyId: fam })
@@ -216,22 +229,17 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
       const limits = { refreshPerIp: { max: 3, windowMs: 1500 } }
       const a = await build({ store: sa!, rateLimitStore: createPostgresRateLimitStore(sa!.pool), rateLimits: limits })
       const b = await build({ store: sb!, rateLimitStore: createPostgresRateLimitStore(sb!.pool), rateLimits: limits })
-      try {
-        const statuses: number[] = []
-        for (const ctx of [a, b, a, b]) statuses.push((await ctx.refresh('x'.repeat(43))).statusCode)
-        expect(statuses).toEqual([400, 400, 400, 429])
-        const limited = await a.refresh('x'.repeat(43))
-        expect(limited.statusCode).toBe(429)
-        expect(limited.json()).toMatchObject({ error: 'rate_limited' })
-        expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1)
-        // Logout has its own key space (per route), even with the same limit.
-        expect((await b.logout()).statusCode).toBe(204)
-        await new Promise((r) => setTimeout(r, 1600))
-        expect((await b.refresh('x'.repeat(43))).statusCode).toBe(400)
-      } finally {
-        await a.app.close()
-        await b.app.close()
-      }
+      const statuses: number[] = []
+      for (const ctx of [a, b, a, b]) statuses.push((await ctx.refresh('x'.repeat(43))).statusCode)
+      expect(statuses).toEqual([400, 400, 400, 429])
+      const limited = await a.refresh('x'.repeat(43))
+      expect(limited.statusCode).toBe(429)
+      expect(limited.json()).toMatchObject({ error: 'rate_limited' })
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+      // Logout has its own key space (per route), even with the same limit.
+      expect((await b.logout()).statusCode).toBe(204)
+      await new Promise((r) => setTimeout(r, 1600))
+      expect((await b.refresh('x'.repeat(43))).statusCode).toBe(400)
     })
 
     it('failed logins per account count together, and a peek does not count', async () => {
@@ -240,20 +248,15 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
       const limits = { loginFailuresPerAccount: { max: 2, windowMs: 60_000 } }
       const a = await build({ store: sa!, rateLimitStore: createPostgresRateLimitStore(sa!.pool), rateLimits: limits })
       const b = await build({ store: sb!, rateLimitStore: createPostgresRateLimitStore(sb!.pool), rateLimits: limits })
-      try {
-        // Successes are only peeked at: any number of them leaves the count alone.
-        for (const ctx of [a, b, a]) expect((await ctx.login()).statusCode).toBe(200)
-        const wrong = { username: DEMO.username, password: 'wrong' }
-        expect((await a.login(wrong)).statusCode).toBe(401)
-        expect((await b.login(wrong)).statusCode).toBe(401)
-        const refused = await a.login()
-        expect(refused.statusCode).toBe(429)
-        expect(Number(refused.headers['retry-after'])).toBeGreaterThan(50)
-        expect((await b.login()).statusCode).toBe(429)
-      } finally {
-        await a.app.close()
-        await b.app.close()
-      }
+      // Successes are only peeked at: any number of them leaves the count alone.
+      for (const ctx of [a, b, a]) expect((await ctx.login()).statusCode).toBe(200)
+      const wrong = { username: DEMO.username, password: 'wrong' }
+      expect((await a.login(wrong)).statusCode).toBe(401)
+      expect((await b.login(wrong)).statusCode).toBe(401)
+      const refused = await a.login()
+      expect(refused.statusCode).toBe(429)
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(50)
+      expect((await b.login()).statusCode).toBe(429)
     })
   })
 
@@ -263,38 +266,34 @@ describe.skipIf(postgresUnavailableReason !== null)('PostgreSQL store', { timeou
       const url = await freshDatabase()
       const store = await open(url, { connectTimeoutMs: 1000 })
       const ctx = await build({ store, rateLimitStore: createPostgresRateLimitStore(store.pool) })
-      try {
-        const login = await ctx.login()
-        expect(login.statusCode).toBe(200)
-        const tokens = login.json<{ access_token: string; refresh_token: string }>()
+      const login = await ctx.login()
+      expect(login.statusCode).toBe(200)
+      const tokens = login.json<{ access_token: string; refresh_token: string }>()
 
-        await server.stop()
-        const started = Date.now()
-        const refresh = await ctx.refresh(tokens.refresh_token)
-        expect(refresh.statusCode).toBe(503)
-        expect(refresh.json()).toEqual({
-          error: 'temporarily_unavailable',
-          error_description: 'The service is temporarily unavailable; retry shortly.',
-        })
-        expect(refresh.headers['retry-after']).toBe('2')
-        expect(refresh.headers['cache-control']).toBe('no-store')
-        expect((await ctx.me(tokens.access_token)).statusCode).toBe(503)
-        expect((await ctx.login()).statusCode).toBe(503)
-        const health = await ctx.app.inject({ method: 'GET', url: '/healthz' })
-        expect(health.statusCode).toBe(503)
-        expect(Date.now() - started).toBeLessThan(10_000)
-        await expect(store.rotate(rotateInput('x', 'y'))).rejects.toBeInstanceOf(StoreUnavailableError)
+      await server.stop()
+      const started = Date.now()
+      const refresh = await ctx.refresh(tokens.refresh_token)
+      expect(refresh.statusCode).toBe(503)
+      expect(refresh.json()).toEqual({
+        error: 'temporarily_unavailable',
+        error_description: 'The service is temporarily unavailable; retry shortly.',
+      })
+      expect(refresh.headers['retry-after']).toBe('2')
+      expect(refresh.headers['cache-control']).toBe('no-store')
+      expect((await ctx.me(tokens.access_token)).statusCode).toBe(503)
+      expect((await ctx.login()).statusCode).toBe(503)
+      const health = await ctx.app.inject({ method: 'GET', url: '/healthz' })
+      expect(health.statusCode).toBe(503)
+      expect(Date.now() - started).toBeLessThan(10_000)
+      await expect(store.rotate(rotateInput('x', 'y'))).rejects.toBeInstanceOf(StoreUnavailableError)
 
-        await server.start()
-        // The refresh token was never rotated: it works now, exactly once.
-        const again = await ctx.refresh(tokens.refresh_token)
-        expect(again.statusCode).toBe(200)
-        const next = again.json<{ access_token: string }>()
-        expect((await ctx.me(next.access_token)).statusCode).toBe(200)
-        expect((await ctx.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
-      } finally {
-        await ctx.app.close()
-      }
+      await server.start()
+      // The refresh token was never rotated: it works now, exactly once.
+      const again = await ctx.refresh(tokens.refresh_token)
+      expect(again.statusCode).toBe(200)
+      const next = again.json<{ access_token: string }>()
+      expect((await ctx.me(next.access_token)).statusCode).toBe(200)
+      expect((await ctx.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
     })
   })
 })

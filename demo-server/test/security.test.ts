@@ -65,6 +65,29 @@ describe('hardening', () => {
     expect(res.headers['referrer-policy']).toBe('no-referrer')
   })
 
+  it('JSON answers (API, token endpoints, errors) carry the REST security headers, not the page\'s', async () => {
+    ctx = await build()
+    const login = await ctx.login()
+    const responses = [
+      login,
+      await ctx.me(login.json().access_token),
+      await ctx.app.inject({ method: 'GET', url: '/api/me' }),
+      await ctx.app.inject({ method: 'GET', url: '/healthz' }),
+      await ctx.app.inject({ method: 'GET', url: '/nope' }),
+      await ctx.app.inject({ method: 'GET', url: '/%' }),
+    ]
+    for (const res of responses) {
+      expect(res.headers).toMatchObject({
+        'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+        'x-content-type-options': 'nosniff',
+        'x-frame-options': 'DENY',
+        'referrer-policy': 'no-referrer',
+        'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      })
+      expect(res.headers['x-ratelimit-limit']).toBeUndefined()
+    }
+  })
+
   it('text/plain is refused on every POST route', async () => {
     ctx = await build()
     for (const url of ['/auth/login', '/auth/token', '/auth/logout']) {

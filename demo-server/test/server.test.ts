@@ -54,9 +54,10 @@ describe('src/server.ts (the process behind npm run demo)', { timeout: 60_000 },
   const env = { DB_PATH: dbPath, DEMO_USERNAME: 'tester', DEMO_PASSWORD: 'correct horse' }
   let savedRefresh = ''
 
-  it('starts, prints the URL and the demo credentials, creates the key next to the database', async () => {
+  it('starts, prints the URL and the demo user (never its password), creates the key next to the database', async () => {
     const proc = await start(env)
-    expect(proc.output()).toContain('demo credentials: tester / correct horse')
+    expect(proc.output()).toContain('demo user: tester (password from DEMO_PASSWORD)')
+    expect(proc.output()).not.toContain('correct horse')
     expect(proc.output()).toContain(`database: ${dbPath}`)
     expect(proc.output()).toMatch(/signing key \(kid [\w-]+\): new, saved to .*signing-key\.json/)
     expect(existsSync(join(dir, 'signing-key.json'))).toBe(true)
@@ -93,6 +94,33 @@ describe('src/server.ts (the process behind npm run demo)', { timeout: 60_000 },
     expect(res.status).toBe(200)
     proc.child.kill('SIGINT')
     expect(await proc.exited).toBe(0)
+  })
+
+  it('shutdown: a request still running after SHUTDOWN_TIMEOUT, or a second signal, ends the process with code 1', async () => {
+    const proc = await start({ ...env, SHUTDOWN_TIMEOUT: '300ms', SLOW_MAX_DELAY_MS: '20000' })
+    const login = await fetch(`${proc.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'tester', password: 'correct horse' }),
+    })
+    const { access_token: access } = (await login.json()) as { access_token: string }
+    const slow = fetch(`${proc.url}/api/slow?delay_ms=15000`, { headers: { authorization: `Bearer ${access}` } }).catch((err: unknown) => err)
+    await new Promise((r) => setTimeout(r, 300))
+    const signalled = performance.now()
+    proc.child.kill('SIGTERM')
+    expect(await proc.exited, proc.output()).toBe(1)
+    expect(performance.now() - signalled).toBeLessThan(10_000)
+    expect(await slow).toBeInstanceOf(Error)
+    expect(proc.output()).toContain('killed by timeout (300ms)')
+
+    const second = await start(env)
+    const held = fetch(`${second.url}/api/slow?delay_ms=5000`, { headers: { authorization: `Bearer ${access}` } }).catch((err: unknown) => err)
+    await new Promise((r) => setTimeout(r, 300))
+    second.child.kill('SIGTERM')
+    await new Promise((r) => setTimeout(r, 300))
+    second.child.kill('SIGINT')
+    expect(await second.exited, second.output()).toBe(1)
+    await held
   })
 
   it('refuses a bad environment variable with a message naming it, exit code 1', async () => {

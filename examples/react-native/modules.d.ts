@@ -29,3 +29,14 @@ declare module '@react-native-async-storage/async-storage' {
   }
   export default AsyncStorage
 }
+
+declare module '@react-native-community/netinfo' {
+  interface NetInfoState {
+    isConnected: boolean | null
+    isInternetReachable: boolean | null
+  }
+  const NetInfo: {
+    addEventListener(listener: (state: NetInfoState) => void): () => void
+  }
+  export default NetInfo
+}

@@ -3,9 +3,11 @@ import type { TokenSet } from './types.js'
 
 /**
  * A caller waits for a refresh only when its token expires within this margin
- * (or a tenth of the token's lifetime, or the window, if shorter); before that,
- * inside the proactive window, the request goes out at once and the refresh runs
- * in the background (DESIGN 4).
+ * (or within the whole window, if that is shorter); before that, inside the
+ * proactive window, the request goes out at once and the refresh runs in the
+ * background (DESIGN 4). Five seconds cover what a receipt-relative expiry cannot
+ * know: a JWT's whole seconds (the issuer rounds `iat` down, so the token may die
+ * up to 1 s earlier than `exp - iat` says) and the request's own trip to the server.
  */
 export const EXPIRY_MARGIN_MS = 5_000
 
@@ -13,14 +15,15 @@ export const EXPIRY_MARGIN_MS = 5_000
 export interface Expiry {
   /** Epoch ms on the client's clock; undefined when unknown (refresh on 401 only). */
   expiresAt: number | undefined
-  /** The token's lifetime in ms; caps the window at half of it and the margin at a tenth. */
+  /** The token's lifetime in ms; caps the window at half of it. */
   lifetime: number
 }
 
 /** Where tokens come from: a login (`setTokens`), a refresh result, or storage and other tabs (`stored`). */
 export type Arrival = 'login' | 'refresh' | 'stored'
 
-const marginOf = ({ lifetime }: Expiry) => Math.min(EXPIRY_MARGIN_MS, lifetime / 10)
+/** The proactive window of a token: the option, never more than half its lifetime. */
+const windowOf = (expiry: Expiry, windowMs: number) => Math.min(windowMs, Math.max(0, expiry.lifetime) / 2)
 
 /**
  * Resolves expiry (DESIGN 5), first that applies: `expiresAt`; `expiresIn` from
@@ -44,7 +47,7 @@ export function readExpiry(tokens: TokenSet, receivedAt: number, arrival: Arriva
   if (at === undefined) return { expiry: { expiresAt: undefined, lifetime: 0 } }
   const expiry = { expiresAt: at, lifetime: lifetime !== undefined && lifetime > 0 ? lifetime : at - receivedAt }
   const checked = arrival === 'refresh' || (arrival === 'login' && expiresAt === undefined)
-  if (checked && at - receivedAt <= marginOf(expiry)) {
+  if (checked && at - receivedAt <= Math.min(EXPIRY_MARGIN_MS, windowOf(expiry, Infinity))) {
     const hint = jwt?.iat === undefined && expiresIn === undefined ? ' (the client clock may be ahead)' : ''
     return { expiry: { expiresAt: undefined, lifetime: 0 }, problem: `The new access token looked expired on arrival${hint}: it is refreshed on 401 only` }
   }
@@ -63,8 +66,10 @@ export function urgencyOf(expiry: Expiry, now: number, windowMs: number, proacti
   // Not proactive: a refresh made no progress; its token is refreshed on 401 only, never in a loop.
   if (expiry.expiresAt === undefined || !proactive) return 'fresh'
   const left = expiry.expiresAt - now
-  // The margin never exceeds the window: refreshBeforeExpiryMs 0 means "only once expired".
-  if (left <= Math.min(marginOf(expiry), windowMs)) return 'now'
-  if (left <= Math.min(windowMs, expiry.lifetime / 2)) return 'soon'
+  const window = windowOf(expiry, windowMs)
+  // The margin never exceeds the window: refreshBeforeExpiryMs 0 means "only once expired",
+  // and a short-lived token (a window of 5 s or less) is refreshed before use, as a whole.
+  if (left <= Math.min(EXPIRY_MARGIN_MS, window)) return 'now'
+  if (left <= window) return 'soon'
   return 'fresh'
 }

@@ -1,21 +1,18 @@
 // DESIGN 4: inside the window the refresh runs in the background and requests go
 // out at once with the still-valid token; callers wait only within the margin of
 // expiry. A hanging auth server never holds back a request whose token is valid.
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createTokenManager, refreshTokenGrant, RefreshFailedError } from '../../src/index.js'
 import { createAuthFetch } from '../../src/adapters/fetch.js'
 import { AT1, AT2, RT1, controlledRefresh, flush, httpError, recordEvents, track } from '../helpers/core-harness.js'
 import { expectWithin, until, within } from '../helpers/bounds.js'
-
-const NOW = Date.UTC(2030, 0, 1)
+import { startTokenServer, type TokenServer } from '../helpers/token-server.js'
+import { NOW, useFakeClock } from '../helpers/fake-time.js'
 
 describe('with a fake clock', () => {
-  afterEach(() => vi.useRealTimers())
+  useFakeClock()
 
   async function signedIn(expiresInSec = 60) {
-    vi.useFakeTimers({ now: NOW })
     const refresh = controlledRefresh()
     const manager = createTokenManager({ refresh: refresh.fn, now: () => Date.now(), retry: { attempts: 0 } })
     await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresIn: expiresInSec })
@@ -35,7 +32,7 @@ describe('with a fake clock', () => {
     expect(refresh.fn).toHaveBeenCalledTimes(1)
   })
 
-  it('within the margin (5 s, or a tenth of the lifetime) a caller waits for the refresh', async () => {
+  it('within the margin (5 s, or the window if shorter) a caller waits for the refresh', async () => {
     const { manager, refresh } = await signedIn()
     vi.setSystemTime(NOW + 55_000)
     expect(manager.peekToken()).toBeUndefined()
@@ -72,34 +69,44 @@ describe('with a fake clock', () => {
 })
 
 describe('over real HTTP', () => {
-  let server: Server
-  let url: string
-  const hung = new Set<import('node:http').ServerResponse>()
+  let server: TokenServer
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      if (req.url === '/auth/token') return void hung.add(res) // the auth server hangs
-      res.writeHead(req.headers.authorization === `Bearer ${AT1}` ? 200 : 401).end()
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    server = await startTokenServer()
   })
-  afterAll(async () => {
-    for (const res of hung) res.destroy()
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
+  afterAll(() => server.close())
 
   it('regression: a hanging auth server no longer blocks a request whose token is still valid', async () => {
+    const url = server.url
+    server.setRefreshMode('hang')
     const manager = createTokenManager({ refresh: refreshTokenGrant({ url: `${url}/auth/token` }) })
-    // 20 s left of a 60 s token: inside the proactive window.
-    await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: Date.now() + 20_000, expiresIn: 60 })
+    // 20 s left of a 60 s token (on the client's clock): inside the proactive window.
+    await manager.setTokens({ ...server.issue(), expiresAt: Date.now() + 20_000, expiresIn: 60 })
     const authFetch = createAuthFetch(manager, { allowedOrigins: [url] })
     const started = Date.now()
     const responses = await within(5_000, Promise.all(Array.from({ length: 10 }, () => authFetch(`${url}/api/me`))))
     expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200))
     expectWithin(started, 3_000, 'ten requests with a valid token') // not the ~45 s of timeouts and retries
-    await until(() => hung.size === 1, 5_000, 'the background refresh to reach the auth server')
+    await until(() => server.requests('/auth/token').length === 1, 5_000, 'the background refresh to reach the auth server')
+    expect(server.stats).toMatchObject({ refreshCalls: 1, authorized: 10, unauthorized: 0 })
     expect(manager.isRefreshing).toBe(true) // one refresh, hanging in the background
     manager.dispose()
+  })
+})
+
+describe('the margin', () => {
+  useFakeClock()
+
+  it('a short-lived token (window of 5 s or less) is refreshed before use, as a whole: its JWT seconds and the trip to the server leave no room for a background refresh', async () => {
+    const refresh = controlledRefresh()
+    const manager = createTokenManager({ refresh: refresh.fn, now: () => Date.now(), refreshBeforeExpiryMs: 1_000 })
+    await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresIn: 3 })
+    vi.setSystemTime(Date.now() + 2_300) // 700 ms left, inside the 1 s window
+    expect(manager.peekToken()).toBeUndefined()
+    const waiting = track(manager.getAccessToken())
+    await flush()
+    expect(waiting.status).toBe('pending')
+    refresh.call(0).resolve({ accessToken: AT2, expiresIn: 3 })
+    await flush()
+    expect(waiting.value).toBe(AT2)
   })
 })

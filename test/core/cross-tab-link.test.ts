@@ -1,9 +1,13 @@
 // The manager's side of cross-tab coordination, driven through an in-process
 // link (a lock, a bus, one shared storage) so its logic is testable in Node.
 // The browser link (Web Locks + BroadcastChannel) has its own tests.
+// On fake time: the server's latency and the bus's delivery are fake timers.
 import { describe, expect, it } from 'vitest'
 import { createTokenManager, memoryStorage, type CrossTab, type CrossTabHost, type TokenManager } from '../../src/index.js'
-import { rotatingServer } from '../cross-tab/helpers.js'
+import { after, rotatingServer } from '../cross-tab/helpers.js'
+import { eventually, settle, useFakeClock } from '../helpers/fake-time.js'
+
+useFakeClock({ fake: 'timers' })
 
 /** Tabs of one browser: one storage, one lock, one bus with asynchronous delivery. */
 function browser() {
@@ -50,12 +54,12 @@ describe('cross-tab link', () => {
       createTokenManager({ refresh: server.refresh, storage: b.storage, crossTab: b.crossTab }),
     )
     // Every tab saw the same 401 for the same token at the same time.
-    const tokens = await Promise.all(tabs.flatMap((tab) => [0, 1, 2].map(() => tab.refresh({ staleToken: first.accessToken }))))
+    const tokens = await settle(Promise.all(tabs.flatMap((tab) => [0, 1, 2].map(() => tab.refresh({ staleToken: first.accessToken })))))
     expect(server.stats.refreshCalls).toBe(1)
     expect(server.stats.reuse).toBe(0)
     expect(new Set(tokens)).toEqual(new Set(['a2']))
     expect(b.maxHeld()).toBe(1)
-    for (const tab of tabs) expect(await tab.getAccessToken()).toBe('a2')
+    for (const tab of tabs) expect(await settle(tab.getAccessToken())).toBe('a2')
     tabs.forEach((tab) => tab.dispose())
   })
 
@@ -65,8 +69,9 @@ describe('cross-tab link', () => {
     await b.storage.set(server.issue())
     const tabs = Array.from({ length: 4 }, () => createTokenManager({ refresh: server.refresh, storage: b.storage, crossTab: b.crossTab }))
     for (let expiry = 1; expiry <= 10; expiry++) {
-      const stale = await tabs[0]!.getAccessToken()
-      await Promise.all(tabs.map((tab, i) => new Promise((r) => setTimeout(r, i * 3)).then(() => tab.refresh({ staleToken: stale! }))))
+      const stale = await settle(tabs[0]!.getAccessToken())
+      const tokens = await settle(Promise.all(tabs.map((tab, i) => after(i * 3).then(() => tab.refresh({ staleToken: stale! })))))
+      expect(new Set(tokens)).toEqual(new Set([`a${expiry + 1}`]))
       expect(server.stats.refreshCalls).toBe(expiry)
     }
     expect(server.stats.reuse).toBe(0)
@@ -82,7 +87,7 @@ describe('cross-tab link', () => {
     const other = createTokenManager({ refresh: server.refresh, storage: b.storage, crossTab: b.crossTab })
     // Silence the bus so only the storage hand-over under the lock can save the second tab.
     b.hosts.clear()
-    const [ta, tb] = await Promise.all([a.refresh({ staleToken: first.accessToken }), other.refresh({ staleToken: first.accessToken })])
+    const [ta, tb] = await settle(Promise.all([a.refresh({ staleToken: first.accessToken }), other.refresh({ staleToken: first.accessToken })]))
     expect(ta).toBe('a2')
     expect(tb).toBe('a2')
     expect(server.stats.refreshCalls).toBe(1)
@@ -98,12 +103,12 @@ describe('cross-tab link', () => {
     other!.on('tokens', (t) => seen.push(t.accessToken))
     const signedOut: string[] = []
     other!.on('signedOut', (e) => signedOut.push(e.reason))
-    await a!.setTokens(server.issue())
-    await expect.poll(() => seen).toEqual(['a1'])
-    expect(await other!.getAccessToken()).toBe('a1')
-    await a!.clear()
-    await expect.poll(() => signedOut).toEqual(['remote'])
-    expect(await other!.getAccessToken()).toBeNull()
+    await settle(a!.setTokens(server.issue()))
+    await eventually(() => expect(seen).toEqual(['a1']))
+    expect(await settle(other!.getAccessToken())).toBe('a1')
+    await settle(a!.clear())
+    await eventually(() => expect(signedOut).toEqual(['remote']))
+    expect(await settle(other!.getAccessToken())).toBeNull()
     a!.dispose()
     other!.dispose()
   })
@@ -115,10 +120,10 @@ describe('cross-tab link', () => {
     const blocker = b.crossTab.connect({ receive() {}, read: async () => null }, createTokenManager({ refresh: async () => ({ accessToken: 'x' }) }))
     void blocker.exclusive(() => held) // a tab holding the lock for a long time
     const waiting = createTokenManager({ refresh: async () => ({ accessToken: 'never' }), storage: b.storage, crossTab: b.crossTab })
-    await waiting.setTokens({ accessToken: 'old', refreshToken: 'r' })
+    await settle(waiting.setTokens({ accessToken: 'old', refreshToken: 'r' }))
     const pending = waiting.refresh({ staleToken: 'old' })
     blocker.publish({ accessToken: 'from-other-tab', refreshToken: 'r2' })
-    await expect(pending).resolves.toBe('from-other-tab')
+    await expect(settle(pending)).resolves.toBe('from-other-tab')
     release()
     waiting.dispose()
   })
@@ -133,8 +138,8 @@ describe('cross-tab link', () => {
       storage: lagging,
       crossTab: b.crossTab,
     })
-    await manager.setTokens({ accessToken: 'a3', refreshToken: 'r3', expiresAt: now + 600_000 })
-    await expect(manager.refresh({ staleToken: 'a3' })).resolves.toBe('a4')
+    await settle(manager.setTokens({ accessToken: 'a3', refreshToken: 'r3', expiresAt: now + 600_000 }))
+    await expect(settle(manager.refresh({ staleToken: 'a3' }))).resolves.toBe('a4')
     expect(presented).toEqual(['r3'])
     manager.dispose()
   })
@@ -148,8 +153,8 @@ describe('cross-tab link', () => {
     }
     const manager = createTokenManager({ refresh: async () => ({ accessToken: 'b' }), crossTab: broken })
     manager.on('error', (e) => errors.push(e.source))
-    await manager.setTokens({ accessToken: 'a', refreshToken: 'r' })
-    await expect(manager.refresh()).resolves.toBe('b')
+    await settle(manager.setTokens({ accessToken: 'a', refreshToken: 'r' }))
+    await expect(settle(manager.refresh())).resolves.toBe('b')
     expect(errors).toEqual(['cross-tab'])
     manager.dispose()
   })

@@ -1,18 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { RefreshFailedError, SessionExpiredError, createTokenManager, memoryStorage, type TokenSet, type TokenStorage } from '../../src/index.js'
 import { AT1, AT2, AT3, RT1, controlledRefresh, flush, httpError, recordEvents, track } from '../helpers/core-harness.js'
 import { jwtFor, mintJwt } from '../helpers/core-jwt.js'
+import { useFakeClock } from '../helpers/fake-time.js'
 
 /** The server's (true) time at the start of each test. */
 const SERVER_NOW = Date.UTC(2030, 0, 1, 12)
 const HOUR = 3_600_000
 
-beforeEach(() => {
-  vi.useFakeTimers({ now: SERVER_NOW })
-})
-afterEach(() => {
-  vi.useRealTimers()
-})
+useFakeClock({ now: SERVER_NOW })
 
 /**
  * A manager whose client clock is `skewMs` off the true (fake) time, signed in with `tokens`.

@@ -1,7 +1,8 @@
 // A refresh answer that arrives after its attempt timed out: the server has acted on it
 // (rotated, or ended the session), so it still counts unless something newer happened.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createTokenManager, RefreshFailedError, type TokenSet } from '../../src/index.js'
+import { useFakeClock } from '../helpers/fake-time.js'
 
 function slowRefresh() {
   const calls: { refreshToken: string | null; resolve: (t: TokenSet) => void; reject: (e: unknown) => void }[] = []
@@ -11,8 +12,7 @@ function slowRefresh() {
 }
 
 describe('late refresh answers', () => {
-  beforeEach(() => vi.useFakeTimers())
-  afterEach(() => vi.useRealTimers())
+  useFakeClock()
 
   it('a success after the timeout is adopted, so the rotated refresh token is never presented again', async () => {
     const server = slowRefresh()

@@ -1,23 +1,11 @@
 // Listeners run synchronously and may call back into the manager: whatever they
 // do (dispose, clear, setTokens) must hold when the emit returns.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { AuthError, createTokenManager, memoryStorage } from '../../src/index.js'
-import { AT1, AT2, AT3, RT1, RT2, controlledRefresh, flush, track } from '../helpers/core-harness.js'
+import { describe, expect, it, vi } from 'vitest'
+import { AuthError, createTokenManager } from '../../src/index.js'
+import { AT1, AT2, AT3, RT1, RT2, controlledRefresh, expiredSession, flush, track } from '../helpers/core-harness.js'
+import { useFakeClock } from '../helpers/fake-time.js'
 
-beforeEach(() => {
-  vi.useFakeTimers({ now: Date.UTC(2030, 0, 1) })
-})
-afterEach(() => {
-  vi.useRealTimers()
-})
-
-async function expiredSession() {
-  const refresh = controlledRefresh()
-  const storage = memoryStorage()
-  const manager = createTokenManager({ refresh: refresh.fn, storage, now: () => Date.now() })
-  await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: Date.now() - 1 })
-  return { manager, refresh, storage }
-}
+useFakeClock()
 
 const code = (error: unknown) => (error instanceof AuthError ? error.code : String(error))
 

@@ -1,24 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createTokenManager, memoryStorage } from '../../src/index.js'
-import { AT1, AT2, RT1, controlledRefresh, flush, recordEvents, track } from '../helpers/core-harness.js'
+import { AT1, AT2, RT1, controlledRefresh, expiredSession, flush, track } from '../helpers/core-harness.js'
+import { NOW, useFakeClock } from '../helpers/fake-time.js'
 import { slowStorage } from '../helpers/core-storages.js'
 
-const NOW = Date.UTC(2030, 0, 1)
-
-beforeEach(() => {
-  vi.useFakeTimers({ now: NOW })
-})
-afterEach(() => {
-  vi.useRealTimers()
-})
-
-async function expiredSession() {
-  const refresh = controlledRefresh()
-  const manager = createTokenManager({ refresh: refresh.fn, now: () => Date.now() })
-  await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: Date.now() - 1 })
-  const events = recordEvents(manager)
-  return { manager, refresh, events }
-}
+useFakeClock()
 
 const isAbortError = (error: unknown) => error instanceof Error && error.name === 'AbortError'
 

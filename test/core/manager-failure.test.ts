@@ -1,10 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   AuthError,
   RefreshFailedError,
   SessionExpiredError,
   createTokenManager,
-  memoryStorage,
   type RefreshFn,
   type TokenManager,
   type TokenSet,
@@ -16,32 +15,19 @@ import {
   RT1,
   controlledRefresh,
   expectNoTokenLeak,
+  expiredSession,
   flush,
   httpError,
-  recordEvents,
   track,
   type Tracked,
 } from '../helpers/core-harness.js'
+import { expectAtLeast, expectWithin } from '../helpers/bounds.js'
+import { useFakeClock } from '../helpers/fake-time.js'
 
-const NOW = Date.UTC(2030, 0, 1)
-
-beforeEach(() => {
-  vi.useFakeTimers({ now: NOW })
-})
+useFakeClock()
 afterEach(() => {
   vi.restoreAllMocks()
-  vi.useRealTimers()
 })
-
-type Options = Omit<Parameters<typeof createTokenManager>[0], 'refresh'>
-
-async function expiredSession(refreshFn: RefreshFn, options: Options = {}) {
-  const storage = memoryStorage()
-  const manager = createTokenManager({ refresh: refreshFn, storage, now: () => Date.now(), ...options })
-  await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: Date.now() - 1_000 })
-  const events = recordEvents(manager)
-  return { manager, storage, events }
-}
 
 /** 100 waiters, half through getAccessToken(), half through refresh(). */
 const hundredWaiters = (manager: TokenManager): Tracked<string | null>[] =>
@@ -62,7 +48,7 @@ const terminalErrors: Array<[string, () => unknown]> = [
 describe('terminal refresh failure', () => {
   it.each(terminalErrors)('%s → tokens cleared, one signedOut {reason: expired}, 100 waiters reject SessionExpiredError with the cause', async (_, make) => {
     const refresh = controlledRefresh()
-    const { manager, storage, events } = await expiredSession(refresh.fn)
+    const { manager, storage, events } = await expiredSession({ refresh: refresh.fn })
     const waiters = hundredWaiters(manager)
     await flush()
     const failure = make()
@@ -90,7 +76,7 @@ describe('terminal refresh failure', () => {
 
   it('a later refresh({ staleToken }) of the ended session rejects SessionExpiredError without calling refresh again', async () => {
     const refresh = controlledRefresh()
-    const { manager } = await expiredSession(refresh.fn)
+    const { manager } = await expiredSession({ refresh: refresh.fn })
     const first = track(manager.refresh({ staleToken: AT1 }))
     await flush()
     refresh.call(0).reject(httpError(400, { error: 'invalid_grant' }))
@@ -107,7 +93,7 @@ describe('terminal refresh failure', () => {
     const fn = vi.fn<RefreshFn>(() => {
       throw httpError(401)
     })
-    const { manager, events } = await expiredSession(fn)
+    const { manager, events } = await expiredSession({ refresh: fn })
     await expect(manager.getAccessToken()).rejects.toBeInstanceOf(SessionExpiredError)
     expect(events.payloads('signedOut')).toEqual([{ reason: 'expired' }])
     expect(fn).toHaveBeenCalledTimes(1)
@@ -116,18 +102,18 @@ describe('terminal refresh failure', () => {
   it('custom isSessionExpired decides: its own error is terminal, a 401 it rejects is transient', async () => {
     class Revoked extends Error {}
     const isSessionExpired = (error: unknown) => error instanceof Revoked
-    const terminal = await expiredSession(() => Promise.reject(new Revoked('revoked')), { isSessionExpired, retry: { attempts: 0, baseDelayMs: 0 } })
+    const terminal = await expiredSession({ refresh: () => Promise.reject(new Revoked('revoked')),  isSessionExpired, retry: { attempts: 0, baseDelayMs: 0 } })
     await expect(terminal.manager.refresh()).rejects.toBeInstanceOf(SessionExpiredError)
     expect(terminal.events.count('signedOut')).toBe(1)
 
-    const transient = await expiredSession(() => Promise.reject(httpError(401)), { isSessionExpired, retry: { attempts: 0, baseDelayMs: 0 } })
+    const transient = await expiredSession({ refresh: () => Promise.reject(httpError(401)),  isSessionExpired, retry: { attempts: 0, baseDelayMs: 0 } })
     await expect(transient.manager.refresh()).rejects.toBeInstanceOf(RefreshFailedError)
     expect(transient.events.count('signedOut')).toBe(0)
     expect(await transient.storage.get()).toMatchObject({ accessToken: AT1 })
   })
 
   it('a SessionExpiredError thrown by the refresh fn is terminal even when isSessionExpired says no', async () => {
-    const { manager, events } = await expiredSession(() => Promise.reject(new SessionExpiredError()), {
+    const { manager, events } = await expiredSession({ refresh: () => Promise.reject(new SessionExpiredError()), 
       isSessionExpired: () => false,
     })
     await expect(manager.refresh()).rejects.toBeInstanceOf(SessionExpiredError)
@@ -138,7 +124,7 @@ describe('terminal refresh failure', () => {
 describe('transient refresh failure', () => {
   it('keeps the tokens, retries retry.attempts times, then rejects every waiter with RefreshFailedError REFRESH_FAILED', async () => {
     const refresh = controlledRefresh()
-    const { manager, storage, events } = await expiredSession(refresh.fn, { retry: { attempts: 3, baseDelayMs: 100 } })
+    const { manager, storage, events } = await expiredSession({ refresh: refresh.fn,  retry: { attempts: 3, baseDelayMs: 100 } })
     const waiters = hundredWaiters(manager)
     await flush()
     const errors = [new Error('fetch failed'), httpError(503), httpError(500), new TypeError('network down')]
@@ -185,7 +171,7 @@ describe('transient refresh failure', () => {
       if (calls < 3) throw httpError(502)
       return { accessToken: AT2 }
     })
-    const { manager, events } = await expiredSession(fn, { retry: { attempts: 2, baseDelayMs: 50 } })
+    const { manager, events } = await expiredSession({ refresh: fn,  retry: { attempts: 2, baseDelayMs: 50 } })
     const waiters = hundredWaiters(manager)
     await vi.advanceTimersByTimeAsync(1_000)
     expect(waiters.every((w) => w.status === 'fulfilled' && w.value === AT2)).toBe(true)
@@ -205,7 +191,7 @@ describe('transient refresh failure', () => {
         at.push(Date.now())
         return Promise.reject(httpError(503))
       })
-      const { manager } = await expiredSession(fn, { retry: { attempts: 3, baseDelayMs: 1_000 } })
+      const { manager } = await expiredSession({ refresh: fn,  retry: { attempts: 3, baseDelayMs: 1_000 } })
       const result = track(manager.refresh())
       await flush()
       expect(fn).toHaveBeenCalledTimes(1)
@@ -231,7 +217,7 @@ describe('transient refresh failure', () => {
     })
     for (let run = 0; run < 20; run++) {
       at.length = 0
-      const { manager } = await expiredSession(fn, { retry: { attempts: 4, baseDelayMs: 200 } })
+      const { manager } = await expiredSession({ refresh: fn,  retry: { attempts: 4, baseDelayMs: 200 } })
       const result = track(manager.refresh())
       await vi.advanceTimersByTimeAsync(10_000)
       expect(result.status).toBe('rejected')
@@ -246,14 +232,14 @@ describe('transient refresh failure', () => {
 
   it('retry.attempts 0 → one call, then RefreshFailedError', async () => {
     const fn = vi.fn<RefreshFn>(() => Promise.reject(httpError(503)))
-    const { manager } = await expiredSession(fn, { retry: { attempts: 0, baseDelayMs: 1_000 } })
+    const { manager } = await expiredSession({ refresh: fn,  retry: { attempts: 0, baseDelayMs: 1_000 } })
     await expect(manager.refresh()).rejects.toMatchObject({ name: 'RefreshFailedError', code: 'REFRESH_FAILED' })
     expect(fn).toHaveBeenCalledTimes(1)
   })
 
   it('an isSessionExpired that throws makes the failure transient (callers are not left pending)', async () => {
     const fn = vi.fn<RefreshFn>(() => Promise.reject(httpError(401)))
-    const { manager, events, storage } = await expiredSession(fn, {
+    const { manager, events, storage } = await expiredSession({ refresh: fn, 
       retry: { attempts: 1, baseDelayMs: 10 },
       isSessionExpired: () => {
         throw new Error('classifier bug')
@@ -272,7 +258,7 @@ describe('transient refresh failure', () => {
     const fn = vi.fn<RefreshFn>(() => {
       throw new TypeError('fetch failed')
     })
-    const { manager } = await expiredSession(fn, { retry: { attempts: 2, baseDelayMs: 10 } })
+    const { manager } = await expiredSession({ refresh: fn,  retry: { attempts: 2, baseDelayMs: 10 } })
     const result = track(manager.getAccessToken())
     await vi.advanceTimersByTimeAsync(100)
     expect(result.reason).toBeInstanceOf(RefreshFailedError)
@@ -290,7 +276,7 @@ describe('transient refresh failure', () => {
   ]
   it.each(garbage)('a refresh fn resolving %s → RefreshFailedError REFRESH_FAILED, never pending, tokens kept', async (_, value) => {
     const fn = vi.fn<RefreshFn>(() => Promise.resolve(value as TokenSet))
-    const { manager, storage, events } = await expiredSession(fn, { retry: { attempts: 1, baseDelayMs: 10 } })
+    const { manager, storage, events } = await expiredSession({ refresh: fn,  retry: { attempts: 1, baseDelayMs: 10 } })
     const waiters = hundredWaiters(manager)
     await vi.advanceTimersByTimeAsync(100)
     expect(waiters.filter((w) => w.status === 'pending')).toHaveLength(0)
@@ -306,7 +292,7 @@ describe('transient refresh failure', () => {
 describe('refresh timeout', () => {
   it('a refresh fn that never settles → REFRESH_TIMEOUT after refreshTimeoutMs, its signal aborted', async () => {
     const refresh = controlledRefresh()
-    const { manager, events, storage } = await expiredSession(refresh.fn, { refreshTimeoutMs: 5_000, retry: { attempts: 0, baseDelayMs: 0 } })
+    const { manager, events, storage } = await expiredSession({ refresh: refresh.fn,  refreshTimeoutMs: 5_000, retry: { attempts: 0, baseDelayMs: 0 } })
     const waiters = hundredWaiters(manager)
     await flush()
     const { signal } = refresh.call(0)
@@ -330,7 +316,7 @@ describe('refresh timeout', () => {
 
   it('retries after a timeout, with a fresh signal, and the retry can succeed', async () => {
     const refresh = controlledRefresh()
-    const { manager } = await expiredSession(refresh.fn, { refreshTimeoutMs: 1_000, retry: { attempts: 1, baseDelayMs: 100 } })
+    const { manager } = await expiredSession({ refresh: refresh.fn,  refreshTimeoutMs: 1_000, retry: { attempts: 1, baseDelayMs: 100 } })
     const result = track(manager.getAccessToken())
     await flush()
     await vi.advanceTimersByTimeAsync(1_000)
@@ -347,7 +333,7 @@ describe('refresh timeout', () => {
 
   it('a timed-out attempt that answers while its retry is in flight wins: the server did rotate', async () => {
     const refresh = controlledRefresh()
-    const { manager } = await expiredSession(refresh.fn, { refreshTimeoutMs: 1_000, retry: { attempts: 1, baseDelayMs: 100 } })
+    const { manager } = await expiredSession({ refresh: refresh.fn,  refreshTimeoutMs: 1_000, retry: { attempts: 1, baseDelayMs: 100 } })
     const result = track(manager.getAccessToken())
     await flush()
     await vi.advanceTimersByTimeAsync(1_100)
@@ -363,7 +349,7 @@ describe('refresh timeout', () => {
 
   it('every attempt times out → the last REFRESH_TIMEOUT reaches the callers', async () => {
     const refresh = controlledRefresh()
-    const { manager } = await expiredSession(refresh.fn, { refreshTimeoutMs: 1_000, retry: { attempts: 2, baseDelayMs: 100 } })
+    const { manager } = await expiredSession({ refresh: refresh.fn,  refreshTimeoutMs: 1_000, retry: { attempts: 2, baseDelayMs: 100 } })
     const result = track(manager.refresh())
     await vi.advanceTimersByTimeAsync(10_000)
     expect(refresh.fn).toHaveBeenCalledTimes(3)
@@ -379,8 +365,8 @@ describe('refresh timeout', () => {
     const started = Date.now()
     const error: unknown = await manager.refresh().catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'REFRESH_TIMEOUT' })
-    expect(Date.now() - started).toBeGreaterThanOrEqual(40)
-    expect(Date.now() - started).toBeLessThan(10_000)
+    expectAtLeast(started, 40, 'a refresh with refreshTimeoutMs 50')
+    expectWithin(started, 10_000, 'a refresh with refreshTimeoutMs 50')
     expect(refresh.call(0).signal.aborted).toBe(true)
   })
 })

@@ -1,26 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { AuthError, SessionExpiredError, createTokenManager, memoryStorage, type RefreshFn, type TokenStamp } from '../../src/index.js'
-import { ALL_SECRETS, AT1, AT2, AT3, RT1, RT2, controlledRefresh, expectNoTokenLeak, flush, httpError, recordEvents, track } from '../helpers/core-harness.js'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { AuthError, SessionExpiredError, createTokenManager, type RefreshFn, type TokenStamp } from '../../src/index.js'
+import { ALL_SECRETS, AT1, AT2, AT3, RT1, RT2, controlledRefresh, expectNoTokenLeak, expiredSession, flush, httpError, recordEvents, track, unusedRefresh } from '../helpers/core-harness.js'
+import { NOW, useFakeClock } from '../helpers/fake-time.js'
 import { slowStorage } from '../helpers/core-storages.js'
 
-const NOW = Date.UTC(2030, 0, 1)
-
-beforeEach(() => {
-  vi.useFakeTimers({ now: NOW })
-})
+useFakeClock()
 afterEach(() => {
   vi.restoreAllMocks()
-  vi.useRealTimers()
 })
-
-async function expiredSession(options: { retry?: { attempts: number; baseDelayMs: number } } = {}) {
-  const refresh = controlledRefresh()
-  const storage = memoryStorage()
-  const manager = createTokenManager({ refresh: refresh.fn, storage, now: () => Date.now(), ...options })
-  await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: Date.now() - 1 })
-  const events = recordEvents(manager)
-  return { manager, refresh, storage, events }
-}
 
 const code = (error: unknown) => (error instanceof AuthError ? error.code : `not an AuthError: ${String(error)}`)
 
@@ -322,7 +309,7 @@ describe('setTokens() input', () => {
     ['an empty accessToken', { accessToken: '', refreshToken: RT1 }],
     ['a numeric accessToken', { accessToken: 1, refreshToken: RT1 }],
   ])('rejects %s with a TypeError that leaks no token, and keeps the current session', async (_, value) => {
-    const manager = createTokenManager({ refresh: () => Promise.reject(new Error('unused')) })
+    const manager = createTokenManager({ refresh: unusedRefresh })
     await manager.setTokens({ accessToken: AT1, refreshToken: RT1 })
     const error: unknown = await manager.setTokens(value as unknown as { accessToken: string }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(TypeError)
@@ -333,7 +320,7 @@ describe('setTokens() input', () => {
 
 describe('events', () => {
   it('on() returns an unsubscribe function', async () => {
-    const manager = createTokenManager({ refresh: () => Promise.reject(new Error('unused')) })
+    const manager = createTokenManager({ refresh: unusedRefresh })
     const seen: string[] = []
     const off = manager.on('tokens', (tokens) => void seen.push(tokens.accessToken))
     await manager.setTokens({ accessToken: AT1 })
@@ -395,14 +382,14 @@ describe('events', () => {
   })
 
   it('unknown event name or a non-function listener → TypeError', () => {
-    const manager = createTokenManager({ refresh: () => Promise.reject(new Error('unused')) })
+    const manager = createTokenManager({ refresh: unusedRefresh })
     expect(() => manager.on('token' as 'tokens', () => {})).toThrow(TypeError)
     expect(() => manager.on('signedout' as 'signedOut', () => {})).toThrow(TypeError)
     expect(() => manager.on('tokens', 'not a function' as unknown as () => void)).toThrow(TypeError)
   })
 
   it('signedOut carries reason cleared on clear()', async () => {
-    const manager = createTokenManager({ refresh: () => Promise.reject(new Error('unused')) })
+    const manager = createTokenManager({ refresh: unusedRefresh })
     const events = recordEvents(manager)
     await manager.setTokens({ accessToken: AT1 })
     await manager.clear()
@@ -410,7 +397,7 @@ describe('events', () => {
   })
 
   it('regression: clear() twice while signed out emits signedOut once (only a real transition is an event)', async () => {
-    const manager = createTokenManager({ refresh: () => Promise.reject(new Error('unused')) })
+    const manager = createTokenManager({ refresh: unusedRefresh })
     const events = recordEvents(manager)
     await manager.clear() // never signed in
     await manager.setTokens({ accessToken: AT1 })
@@ -422,8 +409,8 @@ describe('events', () => {
   it('one rule for a late 401 after a sign-out, local or from another tab: handed back, never SESSION_EXPIRED', async () => {
     const receivers: ((tokens: null) => void)[] = []
     const link = { connect: (host: { receive(tokens: null): void }) => (receivers.push((t) => host.receive(t)), { exclusive: (task: () => Promise<never>) => task(), publish() {}, close() {} }) }
-    const local = createTokenManager({ refresh: () => Promise.reject(new Error('unused')) })
-    const remote = createTokenManager({ refresh: () => Promise.reject(new Error('unused')), crossTab: link as never })
+    const local = createTokenManager({ refresh: unusedRefresh })
+    const remote = createTokenManager({ refresh: unusedRefresh, crossTab: link as never })
     const sent: (TokenStamp | null)[] = []
     for (const manager of [local, remote]) {
       await manager.setTokens({ accessToken: AT1 })

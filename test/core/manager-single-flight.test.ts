@@ -1,24 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createTokenManager, memoryStorage } from '../../src/index.js'
-import { AT1, AT2, AT3, RT1, RT2, controlledRefresh, flush, recordEvents, track } from '../helpers/core-harness.js'
+import { AT1, AT2, AT3, RT1, RT2, controlledRefresh, expiredSession, flush, recordEvents, track } from '../helpers/core-harness.js'
+import { NOW, useFakeClock } from '../helpers/fake-time.js'
 
-const NOW = Date.UTC(2030, 0, 1)
-
-beforeEach(() => {
-  vi.useFakeTimers({ now: NOW })
-})
-afterEach(() => {
-  vi.useRealTimers()
-})
-
-/** A manager signed in with an access token that has already expired. */
-async function expiredSession() {
-  const refresh = controlledRefresh()
-  const manager = createTokenManager({ refresh: refresh.fn, now: () => Date.now(), storage: memoryStorage() })
-  await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: Date.now() - 1_000 })
-  const events = recordEvents(manager)
-  return { manager, refresh, events }
-}
+useFakeClock()
 
 describe('single flight', () => {
   it('N concurrent getAccessToken() and refresh() callers with an expired token share one refresh call', async () => {

@@ -1,18 +1,14 @@
 // DESIGN 5: odd expiries never cause a refresh storm, and are reported.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createTokenManager, type TokenSet } from '../../src/index.js'
 import { AT1, AT2, AT3, RT1, controlledRefresh, flush, recordEvents, track } from '../helpers/core-harness.js'
 import { mintJwt } from '../helpers/core-jwt.js'
+import { useFakeClock } from '../helpers/fake-time.js'
 
 const NOW = Date.UTC(2030, 0, 1, 12)
 const HOUR = 3_600_000
 
-beforeEach(() => {
-  vi.useFakeTimers({ now: NOW })
-})
-afterEach(() => {
-  vi.useRealTimers()
-})
+useFakeClock({ now: NOW })
 
 /** Signs in with `tokens` on a client clock `skewMs` off, then counts refreshes over `calls` getAccessToken() calls. */
 async function refreshesOver(tokens: TokenSet, calls: number, skewMs = 0, answer: TokenSet = { accessToken: AT2 }) {

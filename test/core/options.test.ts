@@ -1,6 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createTokenManager, type RefreshFn, type TokenManagerOptions } from '../../src/index.js'
 import { AT1, AT2, RT1, controlledRefresh, flush, httpError, track } from '../helpers/core-harness.js'
+import { useFakeClock } from '../helpers/fake-time.js'
 
 const refresh: RefreshFn = () => Promise.resolve({ accessToken: AT1 })
 const make = (options: unknown) => () => createTokenManager(options as TokenManagerOptions)
@@ -91,12 +92,7 @@ describe('createTokenManager options validation: a bad option throws a TypeError
 })
 
 describe('durations are clamped to what setTimeout can hold', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ now: Date.UTC(2030, 0, 1) })
-  })
-  afterEach(() => {
-    vi.useRealTimers()
-  })
+  useFakeClock()
 
   it.each([
     ['2^31 ms', 2 ** 31],
@@ -128,12 +124,9 @@ describe('durations are clamped to what setTimeout can hold', () => {
 })
 
 describe('defaults', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ now: Date.UTC(2030, 0, 1) })
-  })
+  useFakeClock()
   afterEach(() => {
     vi.restoreAllMocks()
-    vi.useRealTimers()
   })
 
   it('refreshTimeoutMs defaults to 15 s', async () => {

@@ -1,15 +1,11 @@
 // DESIGN 6 and 10: no storage call holds a caller, a login or a sign-out
 // hostage; a read that fails at start-up is tried again.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createTokenManager, type TokenSet, type TokenStorage } from '../../src/index.js'
 import { AT1, AT2, RT1, controlledRefresh, flush, recordEvents, track } from '../helpers/core-harness.js'
+import { useFakeClock } from '../helpers/fake-time.js'
 
-beforeEach(() => {
-  vi.useFakeTimers({ now: Date.UTC(2030, 0, 1) })
-})
-afterEach(() => {
-  vi.useRealTimers()
-})
+useFakeClock()
 
 const never = () => new Promise<never>(() => {})
 

@@ -1,15 +1,26 @@
 // The browser link of "silent-refresh/cross-tab", run in Node against fakes of
 // Web Locks, BroadcastChannel and IndexedDB (fake-indexeddb). The same
 // properties are checked in Chromium by test/e2e/.
+//
+// On fake time: every delay (server latency, channel delivery, the lagging
+// storage, the link's polls and lock timeout) is a fake timer, and real work
+// (IndexedDB) runs to idle before time moves on. `settle`, `eventually` and
+// `advance` drive the clock; nothing waits on real time, so a loaded machine
+// gives the same interleavings as a quiet one.
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createTokenManager, memoryStorage, type CrossTab, type TokenManager, type TokenStorage } from '../../src/index.js'
 import { crossTab } from '../../src/cross-tab/index.js'
-import { fakeBroadcastChannel, fakeLocks, installBrowser, laggingStorage, rotatingServer, sleep } from './helpers.js'
+import { track } from '../helpers/core-harness.js'
+import { advance, eventually, idle, settle, useFakeClock } from '../helpers/fake-time.js'
+import { after, fakeBroadcastChannel, fakeLocks, installBrowser, laggingStorage, rotatingServer } from './helpers.js'
+
+useFakeClock({ fake: 'timers' })
 
 let managers: TokenManager[] = []
-afterEach(() => {
+afterEach(async () => {
   managers.forEach((m) => m.dispose())
   managers = []
+  await idle() // IndexedDB connections close
   vi.unstubAllGlobals()
 })
 
@@ -21,7 +32,7 @@ const tab = (server: ReturnType<typeof rotatingServer>, storage: TokenStorage, l
 
 /** Every tab answers a 401 for the same token at about the same time; resolves with the tokens each got. */
 const expireTogether = async (tabs: TokenManager[], stale: string) =>
-  Promise.all(tabs.flatMap((t, i) => [0, 1, 2].map(() => sleep(i).then(() => t.refresh({ staleToken: stale })))))
+  Promise.all(tabs.flatMap((t, i) => [0, 1, 2].map(() => after(i).then(() => t.refresh({ staleToken: stale })))))
 
 /** Lock + storage re-read + broadcast, and nothing else: what failed about 1 expiry in 10 in Chromium. */
 function naiveCrossTab(locks: ReturnType<typeof fakeLocks>['locks'], Channel: ReturnType<typeof fakeBroadcastChannel>): CrossTab {
@@ -46,7 +57,7 @@ describe('crossTab(): one refresh across tabs', () => {
     const Channel = fakeBroadcastChannel(2)
     const tabs = [0, 1, 2, 3].map((i) => tab(server, storage.view(i), naiveCrossTab(locks.locks, Channel)))
     storage.seed(server.issue())
-    await expireTogether(tabs, 'a1').catch(() => {})
+    await settle(expireTogether(tabs, 'a1').catch(() => {}))
     // The tab that got the lock next read r1 before the rotation reached it.
     expect(server.stats.reuse).toBeGreaterThan(0)
   })
@@ -59,7 +70,7 @@ describe('crossTab(): one refresh across tabs', () => {
     storage.seed(server.issue())
     for (let expiry = 1; expiry <= 30; expiry++) {
       const stale = `a${expiry}`
-      const tokens = await expireTogether(tabs, stale)
+      const tokens = await settle(expireTogether(tabs, stale))
       expect(new Set(tokens)).toEqual(new Set([`a${expiry + 1}`]))
       expect(server.stats.refreshCalls).toBe(expiry)
     }
@@ -73,14 +84,14 @@ describe('crossTab(): one refresh across tabs', () => {
     // settleMs: how long a tab gives its storage to show a received write before writing it
     // itself; refreshes here come milliseconds apart, not a token's lifetime.
     const tabs = [0, 1, 2, 3].map(() => tab(server, memoryStorage(), crossTab({ settleMs: 20 })))
-    await tabs[0]!.setTokens(server.issue())
-    await expect.poll(() => Promise.all(tabs.map((t) => t.getAccessToken()))).toEqual(['a1', 'a1', 'a1', 'a1'])
+    await settle(tabs[0]!.setTokens(server.issue()))
+    await eventually(async () => expect(await Promise.all(tabs.map((t) => t.getAccessToken()))).toEqual(['a1', 'a1', 'a1', 'a1']))
     for (let expiry = 1; expiry <= 12; expiry++) {
-      await sleep(30)
+      await advance(30) // the next expiry comes later than settleMs: every tab has written what it heard
       // A different tab is first each time; the others' storages only ever heard of it.
       const first = tabs[expiry % 4]!
-      await expect(first.refresh({ staleToken: `a${expiry}` })).resolves.toBe(`a${expiry + 1}`)
-      await expect.poll(() => Promise.all(tabs.map((t) => t.getAccessToken()))).toEqual(Array(4).fill(`a${expiry + 1}`))
+      await expect(settle(first.refresh({ staleToken: `a${expiry}` }))).resolves.toBe(`a${expiry + 1}`)
+      await eventually(async () => expect(await Promise.all(tabs.map((t) => t.getAccessToken()))).toEqual(Array(4).fill(`a${expiry + 1}`)))
     }
     expect(server.stats).toEqual({ refreshCalls: 12, reuse: 0 })
   })
@@ -89,11 +100,12 @@ describe('crossTab(): one refresh across tabs', () => {
     installBrowser()
     const server = rotatingServer()
     const tabs = [0, 1, 2, 3].map(() => tab(server, memoryStorage()))
-    await tabs[0]!.setTokens(server.issue())
-    await expect.poll(() => Promise.all(tabs.map((t) => t.getAccessToken()))).toEqual(['a1', 'a1', 'a1', 'a1'])
+    await settle(tabs[0]!.setTokens(server.issue()))
+    await eventually(async () => expect(await Promise.all(tabs.map((t) => t.getAccessToken()))).toEqual(['a1', 'a1', 'a1', 'a1']))
     for (let expiry = 1; expiry <= 10; expiry++) {
-      await expireTogether(tabs, `a${expiry}`)
-      await sleep(5)
+      const tokens = await settle(expireTogether(tabs, `a${expiry}`))
+      expect(new Set(tokens)).toEqual(new Set([`a${expiry + 1}`]))
+      await advance(5)
     }
     expect(server.stats).toEqual({ refreshCalls: 10, reuse: 0 })
   })
@@ -102,10 +114,10 @@ describe('crossTab(): one refresh across tabs', () => {
     installBrowser()
     const server = rotatingServer()
     const first = tab(server, memoryStorage())
-    await first.setTokens(server.issue())
-    await sleep(20)
+    await settle(first.setTokens(server.issue()))
+    await advance(20)
     const later = tab(server, memoryStorage())
-    await expect.poll(() => later.getAccessToken()).toBe('a1')
+    await eventually(async () => expect(await later.getAccessToken()).toBe('a1'))
   })
 })
 
@@ -117,11 +129,26 @@ describe('crossTab(): sync', () => {
     const reasons: string[] = []
     b!.on('signedOut', (e) => reasons.push(e.reason))
     c!.on('signedOut', (e) => reasons.push(e.reason))
-    await a!.setTokens(server.issue())
-    await expect.poll(() => c!.getAccessToken()).toBe('a1')
-    await a!.clear()
-    await expect.poll(() => reasons).toEqual(['remote', 'remote'])
-    expect(await b!.getAccessToken()).toBeNull()
+    await settle(a!.setTokens(server.issue()))
+    await eventually(async () => expect(await c!.getAccessToken()).toBe('a1'))
+    await settle(a!.clear())
+    await eventually(() => expect(reasons).toEqual(['remote', 'remote']))
+    expect(await settle(b!.getAccessToken())).toBeNull()
+  })
+
+  it('a tab whose storage does not follow the others (memoryStorage) writes what it heard into it, after settleMs', async () => {
+    installBrowser()
+    const server = rotatingServer()
+    const storages = [memoryStorage(), memoryStorage()]
+    const [a, b] = storages.map((storage) => tab(server, storage, crossTab({ settleMs: 50 })))
+    await settle(b!.setTokens(server.issue()))
+    await eventually(async () => expect(await a!.getAccessToken()).toBe('a1'))
+    await expect(settle(a!.refresh({ staleToken: 'a1' }))).resolves.toBe('a2')
+    await eventually(async () => expect(await b!.getAccessToken()).toBe('a2'))
+    expect(await storages[1]!.get()).toMatchObject({ accessToken: 'a1' }) // heard; its storage may yet show it
+    await advance(60)
+    expect(await storages[1]!.get()).toMatchObject({ accessToken: 'a2', refreshToken: 'r2' })
+    expect(server.stats).toEqual({ refreshCalls: 1, reuse: 0 })
   })
 
   it('a refresh that finishes after another tab signed out does not bring the session back', async () => {
@@ -129,15 +156,16 @@ describe('crossTab(): sync', () => {
     const server = rotatingServer(40)
     const storage = laggingStorage(5)
     const [a, b] = [0, 1].map((i) => tab(server, storage.view(i)))
-    await a!.setTokens(server.issue())
-    await expect.poll(() => b!.getAccessToken()).toBe('a1')
+    await settle(a!.setTokens(server.issue()))
+    await eventually(async () => expect(await b!.getAccessToken()).toBe('a1'))
     const refreshing = a!.refresh({ staleToken: 'a1' }).catch((e: Error) => e.name)
-    await sleep(10)
-    await b!.clear() // while a's refresh is at the server
-    await refreshing
-    await sleep(30)
-    expect(await a!.getAccessToken()).toBeNull()
-    expect(await b!.getAccessToken()).toBeNull()
+    await eventually(() => expect(server.stats.refreshCalls).toBe(1))
+    expect(a!.isRefreshing).toBe(true) // its answer is 40 ms away
+    await settle(b!.clear()) // while a's refresh is at the server
+    await settle(refreshing)
+    await advance(2_000) // longer than every delay here (settleMs included): nothing late brings it back
+    expect(await settle(a!.getAccessToken())).toBeNull()
+    expect(await settle(b!.getAccessToken())).toBeNull()
   })
 })
 
@@ -148,10 +176,17 @@ describe('crossTab(): the lock', () => {
     const storage = laggingStorage(0)
     void browser.locks.request('silent-refresh:silent-refresh', () => new Promise(() => {})).catch(() => {}) // a frozen tab
     const t = tab(server, storage.view(0), crossTab({ lockTimeoutMs: 100 }))
-    await t.setTokens(server.issue())
+    await settle(t.setTokens(server.issue()))
     const started = Date.now()
-    await expect(t.refresh({ staleToken: 'a1' })).resolves.toBe('a2')
-    expect(Date.now() - started).toBeGreaterThanOrEqual(90)
+    const refreshed = track(t.refresh({ staleToken: 'a1' }))
+    await advance(99)
+    expect(refreshed.status).toBe('pending') // still waiting for the frozen tab's lock
+    expect(server.stats.refreshCalls).toBe(0)
+    await expect(settle(refreshed.promise)).resolves.toBe('a2')
+    // Fake time: the lock timeout, then the server's 10 ms; not a moment of the 20 s default.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100)
+    expect(Date.now() - started).toBeLessThan(200)
+    expect(server.stats).toEqual({ refreshCalls: 1, reuse: 0 })
   })
 
   it('dispose() drops a queued lock request and removes its listeners', async () => {
@@ -159,13 +194,15 @@ describe('crossTab(): the lock', () => {
     const server = rotatingServer()
     void browser.locks.request('silent-refresh:k', () => new Promise(() => {}))
     const t = tab(server, memoryStorage(), crossTab({ key: 'k' }))
-    await t.setTokens(server.issue())
+    await settle(t.setTokens(server.issue()))
     expect(browser.doc.listeners()).toBe(1)
     const pending = t.refresh({ staleToken: 'a1' })
-    await sleep(5)
+    await eventually(() => expect(browser.waiting('silent-refresh:k')).toBe(1))
     t.dispose()
-    await expect(pending).rejects.toMatchObject({ code: 'DISPOSED' })
+    await expect(settle(pending)).rejects.toMatchObject({ code: 'DISPOSED' })
+    expect(browser.waiting('silent-refresh:k')).toBe(0)
     expect(browser.doc.listeners()).toBe(0)
+    await advance(30_000) // past the lock timeout: no take-over, no refresh, after dispose
     expect(server.stats.refreshCalls).toBe(0)
   })
 
@@ -174,12 +211,13 @@ describe('crossTab(): the lock', () => {
     const server = rotatingServer()
     const a = tab(server, memoryStorage(), crossTab({ key: 'one' }))
     const b = tab(server, memoryStorage(), crossTab({ key: 'two' }))
-    await a.setTokens(server.issue())
+    await settle(a.setTokens(server.issue()))
     void browser.locks.request('silent-refresh:one', () => new Promise(() => {}))
-    await b.setTokens(server.issue())
-    await sleep(20)
-    expect(await b.getAccessToken()).toBe('a2')
-    await expect(b.refresh({ staleToken: 'a2' })).resolves.toBe('a3')
+    await settle(b.setTokens(server.issue()))
+    await advance(2_000) // longer than every delay here: key "one"'s messages would have arrived
+    expect(await settle(b.getAccessToken())).toBe('a2')
+    expect(await settle(a.getAccessToken())).toBe('a1')
+    await expect(settle(b.refresh({ staleToken: 'a2' }), 1_000)).resolves.toBe('a3') // not behind key "one"'s held lock
   })
 })
 
@@ -190,11 +228,11 @@ describe('crossTab(): wake-up and degradation', () => {
     const server = rotatingServer()
     const manager = createTokenManager({ refresh: server.refresh, crossTab: crossTab(), now: () => now })
     managers.push(manager)
-    await manager.setTokens({ ...server.issue(), expiresIn: 60 })
+    await settle(manager.setTokens({ ...server.issue(), expiresIn: 60 }))
     now += 3_600_000 // asleep for an hour
     browser.doc.visibilityState = 'visible'
     browser.doc.dispatch('visibilitychange')
-    const tokens = await Promise.all([0, 1, 2, 3, 4].map(() => manager.getAccessToken()))
+    const tokens = await settle(Promise.all([0, 1, 2, 3, 4].map(() => manager.getAccessToken())))
     expect(tokens).toEqual(Array(5).fill('a2'))
     expect(server.stats.refreshCalls).toBe(1)
   })
@@ -210,8 +248,8 @@ describe('crossTab(): wake-up and degradation', () => {
     const server = rotatingServer()
     const manager = tab(server, memoryStorage())
     manager.on('error', (e) => errors.push(e))
-    await manager.setTokens(server.issue())
-    await expect(manager.refresh()).resolves.toBe('a2')
+    await settle(manager.setTokens(server.issue()))
+    await expect(settle(manager.refresh())).resolves.toBe('a2')
     expect(errors).toEqual([{ source: 'cross-tab', error: expect.objectContaining({ message: expect.stringContaining(named) }) }])
   })
 

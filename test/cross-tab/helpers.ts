@@ -2,6 +2,8 @@
 // manager in this one process, sharing a fake lock manager, a fake
 // BroadcastChannel with asynchronous delivery, fake-indexeddb, and a
 // "localStorage" whose writes reach the other tabs late (as Chromium's do).
+// Every delay here is a setTimeout: the tests run them on fake time
+// (test/helpers/fake-time.ts), so a loaded machine cannot reorder them.
 import { IDBFactory } from 'fake-indexeddb'
 import { vi } from 'vitest'
 import type { TokenSet, TokenStorage } from '../../src/index.js'
@@ -68,7 +70,13 @@ export function fakeLocks() {
       })
     },
   }
-  return { locks, maxHeld: () => maxHeld, isHeld: (name: string) => held.has(name) }
+  return {
+    locks,
+    maxHeld: () => maxHeld,
+    isHeld: (name: string) => held.has(name),
+    /** How many requests for `name` wait in the queue. */
+    waiting: (name: string) => queues.get(name)?.length ?? 0,
+  }
 }
 
 /** A BroadcastChannel class whose messages reach the other instances `delayMs` later, cloned. */
@@ -173,4 +181,5 @@ export function installBrowser(options: { channelDelayMs?: number } = {}) {
   return { ...lockManager, doc }
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** Resolves after `ms` (on the fake clock in these tests): staggers callers, never a synchronisation point. */
+export const after = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

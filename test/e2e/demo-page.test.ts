@@ -4,7 +4,11 @@
 import { mkdirSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
+import { bound } from '../helpers/bounds.js'
 import { chromiumPath, launchBrowser, startDemoServer, type DemoServer } from './harness.js'
+
+/** For waits on the page: they end at the event; the bound only catches a hang (the page polls the server each second). */
+const patient = { timeout: bound(20_000) }
 
 describe.skipIf(!chromiumPath)('the demo page in Chromium', () => {
   let server: DemoServer
@@ -26,7 +30,7 @@ describe.skipIf(!chromiumPath)('the demo page in Chromium', () => {
     await page.goto(server.url)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.locator('#session-card').waitFor({ state: 'visible' })
-    await expect.poll(() => page.locator('#life-text').textContent()).toMatch(/s left$/)
+    await expect.poll(() => page.locator('#life-text').textContent(), patient).toMatch(/s left$/)
 
     // A second tab: it shares the session and will take the new tokens without refreshing.
     const second = await context.newPage()
@@ -37,7 +41,7 @@ describe.skipIf(!chromiumPath)('the demo page in Chromium', () => {
     await page.locator('#timeline li[data-kind="session"]', { hasText: 'expired' }).waitFor()
     await page.locator('#burst-size').fill('50')
     await page.getByRole('button', { name: 'Fire burst' }).click()
-    await expect.poll(() => page.locator('#stat-ok').textContent(), { timeout: 20_000 }).toBe('50')
+    await expect.poll(() => page.locator('#stat-ok').textContent(), patient).toBe('50')
 
     const row = (kind: string) => page.locator(`#timeline li[data-kind="${kind}"]`)
     await expect(row('refresh').allTextContents()).resolves.toHaveLength(2) // "refresh" and "refreshed": one refresh
@@ -47,8 +51,8 @@ describe.skipIf(!chromiumPath)('the demo page in Chromium', () => {
     expect(await row('ok').last().textContent()).toContain('×50')
     expect(server.stats.rotated).toBe(1)
     expect(server.stats.reused).toBe(0)
-    await expect.poll(() => page.locator('#stat-server').textContent()).toBe('1')
-    await expect.poll(() => second.locator('#stat-adopted').textContent()).toBe('1')
+    await expect.poll(() => page.locator('#stat-server').textContent(), patient).toBe('1')
+    await expect.poll(() => second.locator('#stat-adopted').textContent(), patient).toBe('1')
     expect(await second.locator('#stat-refreshes').textContent()).toBe('0')
 
     mkdirSync('test-results', { recursive: true })

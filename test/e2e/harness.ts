@@ -85,6 +85,7 @@ export async function startDemoServer(options: { accessTokenTtl: number }): Prom
     accessTokenTtl: options.accessTokenTtl,
     refreshReuseGraceMs: 0,
     allowedOrigins: [],
+    demoLevers: true,
     rateLimits: { loginPerIp: many, loginFailuresPerAccount: many, refreshPerIp: many },
   })
   const address = await app.listen({ port: 0, host: '127.0.0.1' })

@@ -41,3 +41,13 @@ export function expectWithin(startedAt: number, ms: number, what = 'it'): void {
   const took = Date.now() - startedAt
   if (took > bound(ms)) throw new Error(`${what} took ${took} ms, more than the bound of ${bound(ms)} ms`)
 }
+
+/**
+ * Fails when less than `ms` passed since `startedAt` (Date.now()): "it did wait".
+ * A lower limit needs no slack for a slow machine (time only runs longer); give
+ * the timer's own rounding in `ms` (a 150 ms delay: at least 140).
+ */
+export function expectAtLeast(startedAt: number, ms: number, what = 'it'): void {
+  const took = Date.now() - startedAt
+  if (took < ms) throw new Error(`${what} took ${took} ms, less than ${ms} ms`)
+}

@@ -1,5 +1,5 @@
 import { expect, vi } from 'vitest'
-import type { RefreshFn, TokenManager, TokenManagerEvents, TokenSet } from '../../src/index.js'
+import { createTokenManager, memoryStorage, type RefreshFn, type TokenManager, type TokenManagerEvents, type TokenManagerOptions, type TokenSet } from '../../src/index.js'
 
 /** A promise with its settle functions outside. */
 export interface Deferred<T> {
@@ -48,6 +48,9 @@ export function track<T>(promise: Promise<T>): Tracked<T> {
   )
   return state
 }
+
+/** A refresh function for tests that never refresh: it rejects, and says so. */
+export const unusedRefresh: RefreshFn = () => Promise.reject(new Error('unused'))
 
 /** One call of a controlled refresh function. */
 export interface RefreshCall {
@@ -120,3 +123,19 @@ export const AT3 = 'access-SECRET-three-77de'
 export const RT1 = 'refresh-SECRET-one-c0ff'
 export const RT2 = 'refresh-SECRET-two-beef'
 export const ALL_SECRETS = [AT1, AT2, AT3, RT1, RT2] as const
+
+/**
+ * The core tests' starting point: a manager signed in with an access token
+ * (AT1, refresh token RT1) that expired a second ago, on the clock `Date.now()`
+ * (fake in those tests), over a memoryStorage, with a refresh function the test
+ * settles call by call (`refresh`) unless `options.refresh` is given. Events
+ * are recorded from then on (the login's are not).
+ */
+export async function expiredSession(options: Partial<TokenManagerOptions> = {}) {
+  const refresh = controlledRefresh()
+  const storage = memoryStorage()
+  const manager = createTokenManager({ refresh: refresh.fn, storage, now: () => Date.now(), ...options })
+  await manager.setTokens({ accessToken: AT1, refreshToken: RT1, expiresAt: Date.now() - 1_000 })
+  const events = recordEvents(manager)
+  return { manager, refresh, storage, events }
+}

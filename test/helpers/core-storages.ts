@@ -1,4 +1,4 @@
-import type { AsyncStorageLike, TokenSet, TokenStorage, WebStorageLike } from '../../src/index.js'
+import type { AsyncStorageLike, SecureStoreLike, TokenSet, TokenStorage, WebStorageLike } from '../../src/index.js'
 import { deferred, type Deferred } from './core-harness.js'
 
 type Fault = 'get' | 'set' | 'clear'
@@ -93,4 +93,31 @@ export function slowStorage(stored: TokenSet | null) {
     clear: () => undefined,
   }
   return { storage, sets, release: () => gate.resolve(stored), fail: (error: unknown) => gate.reject(error) }
+}
+
+/** The shape of expo-secure-store: async, with an options object on every call. */
+interface ExpoOptions {
+  keychainAccessible?: number
+}
+/** expo-secure-store in memory, recording every call with its options. */
+export function fakeSecureStore() {
+  const map = new Map<string, string>()
+  const calls: { method: string; key: string; options: ExpoOptions | undefined }[] = []
+  const store = {
+    map,
+    calls,
+    async getItemAsync(key: string, options?: ExpoOptions) {
+      calls.push({ method: 'get', key, options })
+      return map.get(key) ?? null
+    },
+    async setItemAsync(key: string, value: string, options?: ExpoOptions) {
+      calls.push({ method: 'set', key, options })
+      map.set(key, value)
+    },
+    async deleteItemAsync(key: string, options?: ExpoOptions) {
+      calls.push({ method: 'delete', key, options })
+      map.delete(key)
+    },
+  }
+  return store satisfies SecureStoreLike<ExpoOptions>
 }

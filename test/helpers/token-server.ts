@@ -308,6 +308,9 @@ export function fetchRefresh(server: Pick<TokenServer, 'url'>): RefreshFn {
   }
 }
 
+// Wall-clock bounds live in bounds.ts (scaled on CI); re-exported for the tests that import them from here.
+export { allSettledWithin, until } from './bounds.js'
+
 /** The rejection reason of `promise`; fails when it resolves. */
 export async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {

@@ -34,7 +34,7 @@ const DEMO_ORIGIN = 'http://localhost:3000'
 /** The TypeScript 5 that a project on moduleResolution "node" (node10) has; TypeScript 6 deprecates node10. */
 const TYPESCRIPT_5 = 'typescript@5.9.3'
 
-const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
+const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
 const snippets: Snippet[] = DOCS.flatMap((doc) => extractSnippets(readFileSync(join(ROOT, doc), 'utf8'), doc))
 const complete = snippets.filter((s) => s.kind === 'run' || s.kind === 'browser')
 const fragments = snippets.filter((s) => s.kind === 'fragment')
@@ -84,8 +84,14 @@ beforeAll(async () => {
   const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }]
 
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'docs-app', private: true, type: 'module' }, null, 2))
-  // The versions this repository tests with, so the npm cache has them; vite is vitest's own.
-  const peers = ['axios', 'msw', 'vitest', 'vite', '@types/node'].map((name) => `${name}@${versionOf(name)}`)
+  // The versions this repository tests with, so the npm cache has them; vite is vitest's own. Beside them,
+  // every package a block imports that this repository installs (ky, @tanstack/react-query, …: docs/integrations/).
+  const imported = snippets.flatMap((s) => [...s.code.matchAll(/(?:from |import\()'((?:@[\w.-]+\/)?[\w.-]+)/g)].map((m) => m[1]!))
+  const clients = [...new Set(imported)].filter((name) => name !== 'silent-refresh' && existsSync(join(ROOT, 'node_modules', name, 'package.json')))
+  // A client without types of its own (ws) brings its DefinitelyTyped package, as a user's project would.
+  const typings = clients.map((name) => `@types/${name.replace(/^@([^/]+)\//, '$1__')}`).filter((name) => existsSync(join(ROOT, 'node_modules', name, 'package.json')))
+  clients.push(...typings)
+  const peers = [...new Set(['axios', 'msw', 'vitest', 'vite', '@types/node', ...clients])].map((name) => `${name}@${versionOf(name)}`)
   const installed = await run(
     'npm',
     ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', join(work, filename), TYPESCRIPT_5, ...peers],
@@ -115,7 +121,7 @@ afterAll(async () => {
   // KEEP_DOCS_PROJECT=1 leaves the project in place to look into (its path is printed).
   if (work && process.env.KEEP_DOCS_PROJECT) console.log(`docs test project kept in ${project}`)
   else if (work) rmSync(work, { recursive: true, force: true })
-})
+}, 60_000) // removing the project's node_modules (the clients of docs/integrations/ too) outlasts 10 s on a loaded machine
 
 const tsc5 = () => join(project, 'node_modules/typescript/bin/tsc')
 const tsc6 = () => join(ROOT, 'node_modules/typescript/bin/tsc')
@@ -154,7 +160,8 @@ function writeTsconfigs(): void {
   const files = (list: Snippet[]) => list.map(pathOf)
   for (const mode of MODES) {
     // vite (and so vitest's config) resolves only through package exports: not for node10 projects.
-    const forMode = (list: Snippet[]) => (mode.moduleResolution === 'node' ? list.filter((s) => !/from 'vite'/.test(s.code)) : list)
+    // node10 ignores `exports`: vite, and graphql-ws's server (`graphql-ws/use/ws`), resolve only through it.
+    const forMode = (list: Snippet[]) => (mode.moduleResolution === 'node' ? list.filter((s) => !/from '(vite|graphql-ws\/use\/)/.test(s.code)) : list)
     const compilerOptions = { ...base, module: mode.module, moduleResolution: mode.moduleResolution }
     write(configName(mode, 'complete'), { compilerOptions, files: files(forMode(complete)) })
     write(configName(mode, 'fragments'), { compilerOptions, files: ['fragment-context.d.ts', ...files(forMode(fragments))] })

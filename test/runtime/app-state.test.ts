@@ -7,6 +7,8 @@ import { setupServer } from 'msw/node'
 import { createTokenServer } from '../../src/testing/index.js'
 import { SessionExpiredError, createTokenManager, refreshTokenGrant, secureStorage, type TokenManager } from '../../src/index.js'
 import { createAuthFetch } from '../../src/adapters/fetch.js'
+import { fakeSecureStore } from '../helpers/core-storages.js'
+import { eventually, startFakeClock, stopFakeClock } from '../helpers/fake-time.js'
 
 const BASE = 'https://api.test'
 const tokens = createTokenServer({ baseUrl: BASE, accessTtlMs: 5 * 60_000 })
@@ -36,19 +38,15 @@ function refreshOnForeground(manager: TokenManager, appState: ReturnType<typeof 
 
 let manager: TokenManager
 let authFetch: typeof fetch
-const secure = new Map<string, string>()
+let secure: ReturnType<typeof fakeSecureStore>
 
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
 beforeEach(async () => {
   // Only the clock and timers: msw and fetch need real promises and I/O.
-  vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+  startFakeClock({ fake: 'timers' })
   manager = createTokenManager({
     refresh: refreshTokenGrant({ url: `${BASE}/auth/token` }),
-    storage: secureStorage({
-      getItemAsync: async (key) => secure.get(key) ?? null,
-      setItemAsync: async (key, value) => void secure.set(key, value),
-      deleteItemAsync: async (key) => void secure.delete(key),
-    }),
+    storage: secureStorage((secure = fakeSecureStore())),
   })
   authFetch = createAuthFetch(manager, { allowedOrigins: [BASE] })
   await manager.setTokens(tokens.issueTokens())
@@ -56,8 +54,7 @@ beforeEach(async () => {
 afterEach(() => {
   manager.dispose()
   tokens.reset()
-  secure.clear()
-  vi.useRealTimers()
+  stopFakeClock()
 })
 afterAll(() => server.close())
 
@@ -88,7 +85,7 @@ describe('back from the background', () => {
     expect(responses.every((r) => r.ok)).toBe(true)
     expect(tokens.stats).toMatchObject({ refreshCalls: 1, unauthorized: 0 })
     // The new tokens reached the secure store.
-    expect(JSON.parse(secure.get('silent-refresh')!).accessToken).toBe(await manager.getAccessToken())
+    expect(JSON.parse(secure.map.get('silent-refresh')!).accessToken).toBe(await manager.getAccessToken())
     subscription.remove()
   })
 
@@ -99,19 +96,19 @@ describe('back from the background', () => {
     vi.setSystemTime(Date.now() + 24 * 60 * 60_000)
     tokens.revokeAll() // the refresh token was revoked (or expired) on the server meanwhile
     appState.emit('active')
-    await vi.waitFor(() => expect(showLogin).toHaveBeenCalledTimes(1))
+    await eventually(() => expect(showLogin).toHaveBeenCalledTimes(1), 1_000)
     expect(await manager.getAccessToken()).toBeNull()
-    expect(secure.has('silent-refresh')).toBe(false)
+    expect(secure.map.has('silent-refresh')).toBe(false)
   })
 
   it('a refresh cut short by suspension still times out once the app runs again', async () => {
     tokens.failNextRefresh('hang')
     vi.setSystemTime(Date.now() + 60 * 60_000)
     const pending = authFetch(`${BASE}/api/me`).catch((error: unknown) => error)
-    await vi.waitFor(() => expect(tokens.stats.refreshCalls).toBe(1))
+    await eventually(() => expect(tokens.stats.refreshCalls).toBe(1), 1_000)
     // Timers resume when the app does: the per-attempt timeout fires, then the retries run.
     await vi.advanceTimersByTimeAsync(15_000)
-    await vi.waitFor(() => expect(tokens.stats.refreshCalls).toBe(2))
+    await eventually(() => expect(tokens.stats.refreshCalls).toBe(2), 1_000)
     await vi.advanceTimersByTimeAsync(10_000)
     const result = await pending
     expect(result).toBeInstanceOf(Response)

@@ -1,9 +1,8 @@
 import { describe, expect, it, vi } from 'vitest'
 import { asyncStorage, createTokenManager, type AsyncStorageLike, type RefreshFn } from '../../src/index.js'
-import { ALL_SECRETS, AT1, AT2, RT1, RT2, expectNoTokenLeak } from '../helpers/core-harness.js'
+import { ALL_SECRETS, AT1, AT2, RT1, RT2, expectNoTokenLeak, unusedRefresh } from '../helpers/core-harness.js'
 import { MapAsyncStorage } from '../helpers/core-storages.js'
 
-const unused: RefreshFn = () => Promise.reject(new Error('unused'))
 
 describe('asyncStorage (React Native AsyncStorage shape)', () => {
   it('stores JSON under the default key and reads it back', async () => {
@@ -45,7 +44,7 @@ describe('asyncStorage (React Native AsyncStorage shape)', () => {
 
   it('persisted tokens survive a new manager with the same storage (an app restart)', async () => {
     const backing = new MapAsyncStorage()
-    const first = createTokenManager({ refresh: unused, storage: asyncStorage(backing) })
+    const first = createTokenManager({ refresh: unusedRefresh, storage: asyncStorage(backing) })
     await first.setTokens({ accessToken: AT1, refreshToken: RT1, expiresIn: 3600 })
     first.dispose()
 
@@ -55,13 +54,13 @@ describe('asyncStorage (React Native AsyncStorage shape)', () => {
     expect(await second.refresh()).toBe(AT2)
     expect(fn.mock.calls[0]?.[0].refreshToken).toBe(RT1)
 
-    const third = createTokenManager({ refresh: unused, storage: asyncStorage(backing) })
+    const third = createTokenManager({ refresh: unusedRefresh, storage: asyncStorage(backing) })
     expect(await third.getAccessToken()).toBe(AT2)
   })
 
   it('back-to-back writes end with the newest value (writes are not reordered)', async () => {
     const backing = new MapAsyncStorage()
-    const manager = createTokenManager({ refresh: unused, storage: asyncStorage(backing) })
+    const manager = createTokenManager({ refresh: unusedRefresh, storage: asyncStorage(backing) })
     await Promise.all([
       manager.setTokens({ accessToken: 'a-1' }),
       manager.setTokens({ accessToken: 'a-2' }),
@@ -69,13 +68,13 @@ describe('asyncStorage (React Native AsyncStorage shape)', () => {
       manager.setTokens({ accessToken: AT1, refreshToken: RT1 }),
     ])
     expect(JSON.parse(backing.map.get('silent-refresh') ?? 'null')).toMatchObject({ accessToken: AT1, refreshToken: RT1 })
-    const reloaded = createTokenManager({ refresh: unused, storage: asyncStorage(backing) })
+    const reloaded = createTokenManager({ refresh: unusedRefresh, storage: asyncStorage(backing) })
     expect(await reloaded.getAccessToken()).toBe(AT1)
   })
 
   it('setTokens() resolves once the token is persisted', async () => {
     const backing = new MapAsyncStorage()
-    const manager = createTokenManager({ refresh: unused, storage: asyncStorage(backing) })
+    const manager = createTokenManager({ refresh: unusedRefresh, storage: asyncStorage(backing) })
     await manager.setTokens({ accessToken: AT1 })
     expect(backing.map.has('silent-refresh')).toBe(true)
     await manager.clear()

@@ -1,9 +1,8 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createTokenManager, webStorage, type RefreshFn, type TokenManagerEvents } from '../../src/index.js'
-import { ALL_SECRETS, AT1, AT2, AT3, RT1, RT2, expectNoTokenLeak, flush, recordEvents, track } from '../helpers/core-harness.js'
+import { ALL_SECRETS, AT1, AT2, AT3, RT1, RT2, expectNoTokenLeak, flush, recordEvents, track, unusedRefresh } from '../helpers/core-harness.js'
 import { MapWebStorage, faultyStorage, slowStorage } from '../helpers/core-storages.js'
 
-const unused: RefreshFn = () => Promise.reject(new Error('unused'))
 const storageErrors = (events: ReturnType<typeof recordEvents>) =>
   events.payloads('error').filter((e: TokenManagerEvents['error']) => e.source === 'storage')
 
@@ -11,7 +10,7 @@ describe.each(['sync', 'async'] as const)('a storage that fails (%s)', (mode) =>
   it('get() failing → error {source: storage}, starts signed out, and a login still works', async () => {
     const faulty = faultyStorage(mode, { accessToken: AT1, refreshToken: RT1 })
     faulty.faults.add('get')
-    const manager = createTokenManager({ refresh: unused, storage: faulty.storage })
+    const manager = createTokenManager({ refresh: unusedRefresh, storage: faulty.storage })
     const events = recordEvents(manager)
     expect(await manager.getAccessToken()).toBeNull()
     const errors = storageErrors(events)
@@ -55,7 +54,7 @@ describe.each(['sync', 'async'] as const)('a storage that fails (%s)', (mode) =>
 
   it('clear() failing → resolves, error {source: storage}, signed out in memory', async () => {
     const faulty = faultyStorage(mode)
-    const manager = createTokenManager({ refresh: unused, storage: faulty.storage })
+    const manager = createTokenManager({ refresh: unusedRefresh, storage: faulty.storage })
     await manager.setTokens({ accessToken: AT1, refreshToken: RT1 })
     faulty.faults.add('clear')
     const events = recordEvents(manager)
@@ -75,7 +74,7 @@ describe('storage faults and what a reload sees', () => {
     await manager.refresh({ staleToken: AT1 }) // its write fails
     await flush()
     await manager.clear() // the user signs out
-    const reloaded = createTokenManager({ refresh: unused, storage: webStorage(backing) })
+    const reloaded = createTokenManager({ refresh: unusedRefresh, storage: webStorage(backing) })
     expect(await reloaded.getAccessToken()).toBeNull()
   })
 
@@ -95,7 +94,7 @@ describe('storage faults and what a reload sees', () => {
 describe('a slow storage load', () => {
   it('racing setTokens(): the login wins over the stored session that arrives later', async () => {
     const slow = slowStorage({ accessToken: AT1, refreshToken: RT1, expiresIn: 3600 })
-    const manager = createTokenManager({ refresh: unused, storage: slow.storage })
+    const manager = createTokenManager({ refresh: unusedRefresh, storage: slow.storage })
     const early = track(manager.getAccessToken())
     await flush()
     expect(early.status).toBe('pending')
@@ -110,7 +109,7 @@ describe('a slow storage load', () => {
 
   it('racing clear(): the stored session arriving later does not sign back in', async () => {
     const slow = slowStorage({ accessToken: AT1, refreshToken: RT1, expiresIn: 3600 })
-    const manager = createTokenManager({ refresh: unused, storage: slow.storage })
+    const manager = createTokenManager({ refresh: unusedRefresh, storage: slow.storage })
     const early = track(manager.getAccessToken())
     await flush()
     await manager.clear()
@@ -142,7 +141,7 @@ describe('a slow storage load', () => {
 
   it('a load that rejects → error event, signed out, callers not left pending', async () => {
     const slow = slowStorage(null)
-    const manager = createTokenManager({ refresh: unused, storage: slow.storage })
+    const manager = createTokenManager({ refresh: unusedRefresh, storage: slow.storage })
     const events = recordEvents(manager)
     const early = track(manager.getAccessToken())
     await flush()
@@ -164,7 +163,7 @@ describe('stored garbage', () => {
   ])('%s → error {source: storage}, signed out, and a login overwrites it', async (_, raw) => {
     const backing = new MapWebStorage()
     backing.map.set('silent-refresh', raw)
-    const fn = vi.fn<RefreshFn>(unused)
+    const fn = vi.fn<RefreshFn>(unusedRefresh)
     const manager = createTokenManager({ refresh: fn, storage: webStorage(backing) })
     const events = recordEvents(manager)
     expect(await manager.getAccessToken()).toBeNull()
@@ -174,7 +173,7 @@ describe('stored garbage', () => {
     expect(fn).not.toHaveBeenCalled()
 
     await manager.setTokens({ accessToken: AT2, refreshToken: RT2 })
-    const reloaded = createTokenManager({ refresh: unused, storage: webStorage(backing) })
+    const reloaded = createTokenManager({ refresh: unusedRefresh, storage: webStorage(backing) })
     expect(await reloaded.getAccessToken()).toBe(AT2)
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createTokenManager, memoryStorage } from '../../src/index.js'
-import { AT1, AT2, RT1 } from '../helpers/core-harness.js'
+import { AT1, AT2, RT1, unusedRefresh } from '../helpers/core-harness.js'
 
 describe('memoryStorage', () => {
   it('starts empty, keeps what is set, forgets on clear', async () => {
@@ -28,7 +28,7 @@ describe('memoryStorage', () => {
   })
 
   it('is the default: a manager without storage keeps tokens for its own life only', async () => {
-    const refresh = () => Promise.reject(new Error('unused'))
+    const refresh = unusedRefresh
     const first = createTokenManager({ refresh })
     await first.setTokens({ accessToken: AT1 })
     expect(await first.getAccessToken()).toBe(AT1)
@@ -37,7 +37,7 @@ describe('memoryStorage', () => {
   })
 
   it('a shared memoryStorage lets a new manager pick the session up', async () => {
-    const refresh = () => Promise.reject(new Error('unused'))
+    const refresh = unusedRefresh
     const storage = memoryStorage()
     const first = createTokenManager({ refresh, storage })
     await first.setTokens({ accessToken: AT1, refreshToken: RT1, expiresIn: 3600 })

@@ -1,31 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
-import { asyncStorage, createTokenManager, secureStorage, type SecureStoreLike } from '../../src/index.js'
-
-/** The shape of expo-secure-store: async, with an options object on every call. */
-interface ExpoOptions {
-  keychainAccessible?: number
-}
-function fakeSecureStore() {
-  const map = new Map<string, string>()
-  const calls: { method: string; key: string; options: ExpoOptions | undefined }[] = []
-  const store = {
-    map,
-    calls,
-    async getItemAsync(key: string, options?: ExpoOptions) {
-      calls.push({ method: 'get', key, options })
-      return map.get(key) ?? null
-    },
-    async setItemAsync(key: string, value: string, options?: ExpoOptions) {
-      calls.push({ method: 'set', key, options })
-      map.set(key, value)
-    },
-    async deleteItemAsync(key: string, options?: ExpoOptions) {
-      calls.push({ method: 'delete', key, options })
-      map.delete(key)
-    },
-  }
-  return store satisfies SecureStoreLike<ExpoOptions>
-}
+import { asyncStorage, createTokenManager, secureStorage } from '../../src/index.js'
+import { bound } from '../helpers/bounds.js'
+import { fakeSecureStore } from '../helpers/core-storages.js'
 
 const AFTER_FIRST_UNLOCK = 0
 
@@ -53,7 +29,7 @@ describe('secureStorage (expo-secure-store, Keychain-style)', () => {
     expect(await relaunched.getAccessToken()).toBe('a1')
     expect(await relaunched.refresh()).toBe('a2')
     expect(refresh).toHaveBeenCalledWith(expect.objectContaining({ refreshToken: 'r1' }))
-    await vi.waitFor(() => expect(JSON.parse(store.map.get('silent-refresh')!)).toMatchObject({ accessToken: 'a2', refreshToken: 'r2' }))
+    await vi.waitFor(() => expect(JSON.parse(store.map.get('silent-refresh')!)).toMatchObject({ accessToken: 'a2', refreshToken: 'r2' }), { timeout: bound(5_000) })
     await relaunched.clear()
     expect(store.map.has('silent-refresh')).toBe(false)
     relaunched.dispose()

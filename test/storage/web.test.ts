@@ -1,9 +1,8 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createTokenManager, webStorage, type RefreshFn, type WebStorageLike } from '../../src/index.js'
-import { ALL_SECRETS, AT1, AT2, RT1, RT2, expectNoTokenLeak } from '../helpers/core-harness.js'
+import { ALL_SECRETS, AT1, AT2, RT1, RT2, expectNoTokenLeak, unusedRefresh } from '../helpers/core-harness.js'
 import { MapWebStorage } from '../helpers/core-storages.js'
 
-const unused: RefreshFn = () => Promise.reject(new Error('unused'))
 
 describe('webStorage', () => {
   it('stores JSON under the default key "silent-refresh" and reads it back', async () => {
@@ -60,7 +59,7 @@ describe('webStorage', () => {
 
   it('persisted tokens survive a new manager with the same storage (a page reload)', async () => {
     const backing = new MapWebStorage()
-    const first = createTokenManager({ refresh: unused, storage: webStorage(backing) })
+    const first = createTokenManager({ refresh: unusedRefresh, storage: webStorage(backing) })
     await first.setTokens({ accessToken: AT1, refreshToken: RT1, expiresIn: 3600 })
     first.dispose()
 
@@ -74,13 +73,13 @@ describe('webStorage', () => {
 
     await second.clear()
     expect(backing.map.has('silent-refresh')).toBe(false)
-    const third = createTokenManager({ refresh: unused, storage: webStorage(backing) })
+    const third = createTokenManager({ refresh: unusedRefresh, storage: webStorage(backing) })
     expect(await third.getAccessToken()).toBeNull()
   })
 
   it('expiresAt is stored absolute (expiresIn converted on receipt), so a reload does not restart the clock', async () => {
     const backing = new MapWebStorage()
-    const manager = createTokenManager({ refresh: unused, storage: webStorage(backing), now: () => 1_000_000 })
+    const manager = createTokenManager({ refresh: unusedRefresh, storage: webStorage(backing), now: () => 1_000_000 })
     await manager.setTokens({ accessToken: AT1, expiresIn: 60 })
     expect(JSON.parse(backing.map.get('silent-refresh') ?? 'null')).toMatchObject({ accessToken: AT1, expiresAt: 1_060_000 })
   })

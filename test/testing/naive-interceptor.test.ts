@@ -2,19 +2,48 @@
 // a 401 that arrives *after* a refresh has finished. The usual hand-rolled
 // interceptor (a shared promise, cleared when the refresh ends) refreshes a
 // second time; silent-refresh sees that the 401 names an old token and retries.
+//
+// The order of events is set by gates, not by latencies: the late request's 401
+// is held until the refresh is over, and concurrent refreshes are held until all
+// of them reached the server, so a loaded machine cannot reorder them.
 import axios, { type AxiosError, type InternalAxiosRequestConfig } from 'axios'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { HttpResponse, http } from 'msw'
 import { setupServer } from 'msw/node'
 import { createTokenServer } from '../../src/testing/index.js'
 import { createTokenManager, refreshTokenGrant } from '../../src/index.js'
 import { attachAxios } from '../../src/adapters/axios.js'
+import { deferred, type Deferred } from '../helpers/core-harness.js'
 
 const BASE = 'https://api.test'
-const tokens = createTokenServer({ baseUrl: BASE, refreshLatencyMs: 30 })
-const server = setupServer(...tokens.handlers)
+const tokens = createTokenServer({ baseUrl: BASE })
+
+/** `/api/late` checks the token on arrival, like every /api/ route; its answer waits until the test lets it go. */
+let lateAnswer = deferred<void>()
+/** When set, refreshes wait at the server until this many have arrived (a barrier), then go on to the kit's handler. */
+let refreshBarrier: { expected: number; arrived: number; all: Deferred<void> } | undefined
+
+const server = setupServer(
+  http.get(`${BASE}/api/late`, async (info) => {
+    const answer = await tokens.protect(({ claims }) => HttpResponse.json({ sub: claims.sub }))(info)
+    await lateAnswer.promise
+    return answer
+  }),
+  http.post(`${BASE}/auth/token`, async () => {
+    if (!refreshBarrier) return // on to the token server
+    if (++refreshBarrier.arrived === refreshBarrier.expected) refreshBarrier.all.resolve()
+    await refreshBarrier.all.promise
+  }),
+  ...tokens.handlers,
+)
 
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
-afterEach(() => tokens.reset())
+afterEach(() => {
+  lateAnswer.resolve()
+  lateAnswer = deferred<void>()
+  refreshBarrier = undefined
+  tokens.reset()
+})
 afterAll(() => server.close())
 
 /** The interceptor from countless blog posts: one shared refresh promise, cleared when it settles. */
@@ -46,12 +75,25 @@ function naiveClient(initial: { accessToken: string; refreshToken: string }, opt
   return api
 }
 
+/**
+ * `/api/me` and `/api/late` leave together with the expired token; `/api/me`
+ * meets its 401, the refresh, and its retry; only then does `/api/late`'s 401 come back.
+ */
+async function lateAfterRefresh(api: ReturnType<typeof axios.create>) {
+  const fast = api.get('/api/me')
+  const late = api.get('/api/late')
+  const first = await fast
+  expect(tokens.stats.refreshCalls).toBe(1)
+  lateAnswer.resolve()
+  return [first, await late]
+}
+
 describe('a late 401 (the answer arrives after the refresh finished)', () => {
   it('makes the naive interceptor refresh twice', async () => {
     const api = naiveClient(tokens.issueTokens(), { shareRefresh: true })
     tokens.expireAccessTokens()
-    // Both leave with the expired token; the slow one's 401 comes back after the refresh is over.
-    const results = await Promise.all([api.get('/api/me'), api.get('/api/slow?delay_ms=200')])
+    // Both leave with the expired token; the late one's 401 comes back after the refresh is over.
+    const results = await lateAfterRefresh(api)
     expect(results.map((r) => r.status)).toEqual([200, 200])
     expect(tokens.stats.unauthorized).toBe(2)
     expect(tokens.stats.refreshCalls).toBe(2) // the bug: one expiry, two refreshes
@@ -63,7 +105,7 @@ describe('a late 401 (the answer arrives after the refresh finished)', () => {
     const api = axios.create({ baseURL: BASE })
     attachAxios(api, manager)
     tokens.expireAccessTokens()
-    const results = await Promise.all([api.get('/api/me'), api.get('/api/slow?delay_ms=200')])
+    const results = await lateAfterRefresh(api)
     expect(results.map((r) => r.status)).toEqual([200, 200])
     expect(tokens.stats.unauthorized).toBe(2)
     expect(tokens.stats.refreshCalls).toBe(1)
@@ -75,6 +117,8 @@ describe('a burst of 401s with rotating refresh tokens', () => {
   it('makes an interceptor without a shared refresh present the same token twice: reuse detected, user signed out', async () => {
     const api = naiveClient(tokens.issueTokens(), { shareRefresh: false })
     tokens.expireAccessTokens()
+    // Both refreshes are at the server before either answers: both present the same refresh token.
+    refreshBarrier = { expected: 2, arrived: 0, all: deferred<void>() }
     const results = await Promise.allSettled([api.get('/api/me'), api.get('/api/me')])
     expect(tokens.stats.refreshCalls).toBe(2)
     expect(tokens.stats.reuseDetected).toBe(1)

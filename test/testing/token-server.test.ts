@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { setupServer } from 'msw/node'
 import { createTokenServer } from '../../src/testing/index.js'
+import { expectAtLeast, until } from '../helpers/bounds.js'
+import { advance, settle, startFakeClock, stopFakeClock } from '../helpers/fake-time.js'
 
 const BASE = 'https://api.test'
 const tokens = createTokenServer({ baseUrl: BASE })
@@ -218,7 +220,8 @@ describe('createTokenServer: controls', () => {
     })
     let settled = false
     void pending.then(() => (settled = true), () => (settled = true))
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await until(() => tokens.stats.refreshCalls === 1, 5_000, 'the refresh to reach the server')
+    await new Promise((resolve) => setTimeout(resolve, 100)) // a while with nothing to answer it
     expect(settled).toBe(false)
     controller.abort()
     await expect(pending).rejects.toThrow()
@@ -227,21 +230,30 @@ describe('createTokenServer: controls', () => {
   it('reset() releases a hanging refresh', async () => {
     tokens.failNextRefresh('hang')
     const pending = refresh(tokens.issueTokens().refreshToken)
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await until(() => tokens.stats.refreshCalls === 1, 5_000, 'the refresh to reach the server')
     tokens.reset()
     await expect(pending).rejects.toThrow()
   })
 
   it('delayNextRefresh(ms) slows one refresh, then refreshes answer at once again', async () => {
-    // Wall-clock bounds kept generous: on a loaded machine an undelayed refresh took 167 ms.
-    const session = tokens.issueTokens()
-    tokens.delayNextRefresh(1_000)
-    let started = Date.now()
-    const slow = (await (await refresh(session.refreshToken)).json()) as { refresh_token: string }
-    expect(Date.now() - started).toBeGreaterThanOrEqual(990)
-    started = Date.now()
-    expect((await refresh(slow.refresh_token)).status).toBe(200)
-    expect(Date.now() - started).toBeLessThan(500)
+    // On fake time (msw's delay is a setTimeout): "slow" and "at once" are exact, whatever the machine's load.
+    startFakeClock({ fake: 'timers' })
+    try {
+      const session = tokens.issueTokens()
+      tokens.delayNextRefresh(150)
+      const started = Date.now()
+      const slow = refresh(session.refreshToken)
+      let answered = false
+      void slow.then(() => (answered = true))
+      await advance(149)
+      expect(answered).toBe(false)
+      const body = (await (await settle(slow, 1)).json()) as { refresh_token: string }
+      expect(Date.now() - started).toBe(150)
+      expect((await settle(refresh(body.refresh_token), 0)).status).toBe(200) // no fake time passes
+      expect(Date.now() - started).toBe(150)
+    } finally {
+      stopFakeClock()
+    }
   })
 
   it('refreshLatencyMs slows every refresh', async () => {
@@ -249,17 +261,17 @@ describe('createTokenServer: controls', () => {
     server.use(...slow.handlers)
     const started = Date.now()
     await fetch('https://slow.test/auth/token', { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: slow.issueTokens().refreshToken }) })
-    expect(Date.now() - started).toBeGreaterThanOrEqual(110)
+    expectAtLeast(started, 110, 'a refresh with refreshLatencyMs 120')
   })
 
   it('answers a protected request late with ?delay_ms=, having checked the token on arrival', async () => {
     const session = tokens.issueTokens()
     const started = Date.now()
     const late = api(session.accessToken, '/api/slow?delay_ms=120')
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await until(() => tokens.stats.protectedCalls === 1, 5_000, 'the request to arrive')
     tokens.expireAccessTokens() // after arrival: the answer is still a 200
     expect((await late).status).toBe(200)
-    expect(Date.now() - started).toBeGreaterThanOrEqual(110)
+    expectAtLeast(started, 110, 'an answer with ?delay_ms=120')
   })
 
   it('rejects bad options and controls with a TypeError naming them', () => {

@@ -216,9 +216,12 @@ function render() {
 }
 setInterval(render, 200)
 
+// What the server answered this session's refreshes (every tab shares the session). A plain fetch with the
+// current token, not the SDK's: a poll must not join, or start, a refresh.
 async function pollServer() {
+  if (!tokens) return
   try {
-    const response = await fetch('/demo/stats')
+    const response = await fetch('/demo/stats', { headers: { authorization: `Bearer ${tokens.accessToken}` } })
     if (response.ok) $('stat-server').textContent = (await response.json()).refreshes
   } catch {
     // the server is restarting: try again on the next tick

@@ -1,7 +1,10 @@
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyInstance } from 'fastify'
-import { HttpError, errorBody } from '../errors.ts'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { HttpError, errorBody, type ErrorCode } from '../errors.ts'
 import { StoreUnavailableError } from '../store/types.ts'
+import { API_SECURITY_HEADERS } from './security.ts'
 
 /** `Retry-After` of a 503 when the store is unavailable. */
 export const STORE_UNAVAILABLE_RETRY_AFTER_SECONDS = 2
@@ -60,3 +63,50 @@ async function errorHandler(app: FastifyInstance): Promise<void> {
 }
 
 export default fp(errorHandler, { name: 'error-handler' })
+
+/**
+ * Fastify's `frameworkErrors`: the router's own refusals (a URL that does not
+ * decode, a path parameter over `maxParamLength`) in our error shape instead of
+ * Fastify's `{ error, code, message, statusCode }`.
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+  request.log.info({ code: err.code }, 'request rejected by the router')
+  // No route matched, so no onRequest hook ran: the security headers are set here.
+  reply
+    .code(tooLong ? 414 : 400)
+    .headers(API_SECURITY_HEADERS)
+    .header('cache-control', 'no-store')
+    .send(errorBody('invalid_request', tooLong ? 'The URL is too long.' : 'The URL is malformed.'))
+}
+
+/**
+ * Node's `clientError`: a request that is not valid HTTP, headers over the
+ * size limit, or a request that did not arrive within the header/request
+ * timeouts. No route runs, so the answer is written to the socket here, in
+ * the same `{ error, error_description }` shape, and the socket is closed.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  // The peer already went away: nothing to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  let status = 400
+  let code: ErrorCode = 'invalid_request'
+  let description = 'The request is not valid HTTP.'
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408
+    code = 'request_timeout'
+    description = 'The request did not arrive in time.'
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431
+    description = 'The request headers are too large.'
+  }
+  this.log.info({ code: err.code, status }, 'client error')
+  if (socket.writable) {
+    const body = JSON.stringify(errorBody(code, description))
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy()
+}

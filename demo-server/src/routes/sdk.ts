@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyReply } from 'fastify'
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HttpError } from '../errors.ts'
 
 /** The SDK's ESM build (`npm run build` at the repository root writes it). */
@@ -33,26 +34,28 @@ async function send(reply: FastifyReply, path: string, name: string): Promise<Fa
  * name, so the browser needs no import map), and `GET /assets/<file>` (the page's script and stylesheet). Names are matched
  * against a strict pattern, never joined as given.
  */
-export default async function sdkRoutes(app: FastifyInstance): Promise<void> {
-  const params = { type: 'object', required: ['file'], properties: { file: { type: 'string', maxLength: 100 } } } as const
+const sdkRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const params = Type.Object({ file: Type.String({ maxLength: 100 }) })
   const file = (name: string) => {
     if (!FILE.test(name) || !name.endsWith('.js')) throw new HttpError(404, 'not_found', `No file ${name}.`)
     return name
   }
 
-  app.get<{ Params: { file: string } }>('/sdk/:file', { schema: { params } }, async (request, reply) => {
+  app.get('/sdk/:file', { schema: { params } }, async (request, reply) => {
     const name = file(request.params.file)
     return send(reply, join(SDK_DIST, name), name)
   })
 
-  app.get<{ Params: { file: string } }>('/sdk/internal/:file', { schema: { params } }, async (request, reply) => {
+  app.get('/sdk/internal/:file', { schema: { params } }, async (request, reply) => {
     const name = file(request.params.file)
     return send(reply, join(SDK_DIST, 'internal', name), name)
   })
 
-  app.get<{ Params: { file: string } }>('/assets/:file', { schema: { params } }, async (request, reply) => {
+  app.get('/assets/:file', { schema: { params } }, async (request, reply) => {
     const name = request.params.file
     if (!FILE.test(name)) throw new HttpError(404, 'not_found', `No file ${name}.`)
     return send(reply, join(PAGE_ASSETS, name), name)
   })
 }
+
+export default sdkRoutes

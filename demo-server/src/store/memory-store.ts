@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { NewSession, RevokeReason, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
+import type { AttemptReservation, NewSession, RevocationListener, RevokeReason, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
 
 interface FamilyRow {
   id: string
@@ -31,6 +31,8 @@ export function createMemoryStore(): Store {
   const usersByName = new Map<string, UserRecord>()
   const families = new Map<string, FamilyRow>()
   const tokens = new Map<string, TokenRow>()
+  const attempts = new Map<string, { count: number; windowEndsAt: number }>()
+  const listeners = new Set<RevocationListener>()
   let closed = false
 
   function assertOpen(): void {
@@ -41,6 +43,7 @@ export function createMemoryStore(): Store {
     if (family.revokedAt === null) {
       family.revokedAt = now
       family.revokedReason = reason
+      for (const listener of listeners) listener.revoked(family.id)
     }
   }
 
@@ -52,10 +55,11 @@ export function createMemoryStore(): Store {
     if (family.revokedAt !== null) return { kind: 'revoked', familyId: family.id }
     if (input.now >= family.expiresAt) return { kind: 'expired' }
     if (token.status === 'rotated') {
-      const child = token.childHash ? tokens.get(token.childHash) : undefined
+      const child = token.childHash === input.newTokenHash ? tokens.get(token.childHash) : undefined
       const sinceRotation = input.now - (token.rotatedAt ?? 0)
-      if (input.graceMs > 0 && sinceRotation < input.graceMs && child?.status === 'active') {
-        return { kind: 'conflict', familyId: family.id, retryAfterMs: input.graceMs - sinceRotation }
+      // A retry of the very rotation whose child nobody has used yet: the same answer again.
+      if (input.graceMs > 0 && sinceRotation < input.graceMs && child?.status === 'active' && input.now < child.expiresAt) {
+        return { kind: 'rotated', replayed: true, userId: family.userId, familyId: family.id, tokenExpiresAt: child.expiresAt, familyExpiresAt: family.expiresAt }
       }
       revoke(family, input.now, 'reuse')
       return { kind: 'reused', familyId: family.id }
@@ -75,7 +79,7 @@ export function createMemoryStore(): Store {
       rotatedAt: null,
       childHash: null,
     })
-    return { kind: 'rotated', userId: family.userId, familyId: family.id, tokenExpiresAt, familyExpiresAt: family.expiresAt }
+    return { kind: 'rotated', replayed: false, userId: family.userId, familyId: family.id, tokenExpiresAt, familyExpiresAt: family.expiresAt }
   }
 
   return {
@@ -121,6 +125,35 @@ export function createMemoryStore(): Store {
       assertOpen()
       return rotateSync(input)
     },
+    async reserveAttempts(budgets, now): Promise<AttemptReservation> {
+      assertOpen()
+      // Synchronous from the first read to the last write: run-to-completion makes it atomic.
+      for (const budget of budgets) {
+        const row = attempts.get(budget.key)
+        if (row && row.windowEndsAt > now && row.count >= budget.max) {
+          return { kind: 'refused', key: budget.key, retryAfterMs: row.windowEndsAt - now }
+        }
+      }
+      const slots = budgets.map((budget) => {
+        const row = attempts.get(budget.key)
+        const current = row && row.windowEndsAt > now ? row : { count: 0, windowEndsAt: now + budget.windowMs }
+        current.count++
+        attempts.set(budget.key, current)
+        return { key: budget.key, windowEndsAt: current.windowEndsAt }
+      })
+      return { kind: 'reserved', slots }
+    },
+    async releaseAttempts(slots) {
+      assertOpen()
+      for (const slot of slots) {
+        const row = attempts.get(slot.key)
+        if (row && row.windowEndsAt === slot.windowEndsAt && row.count > 0) row.count--
+      }
+    },
+    async familyIdOfToken(tokenHash) {
+      assertOpen()
+      return tokens.get(tokenHash)?.familyId
+    },
     async revokeFamilyByToken(tokenHash, now, reason) {
       assertOpen()
       const token = tokens.get(tokenHash)
@@ -129,10 +162,12 @@ export function createMemoryStore(): Store {
       revoke(family, now, reason)
       return true
     },
-    async isSessionActive(familyId, now) {
+    async findSession(familyId) {
       assertOpen()
       const family = families.get(familyId)
-      return family !== undefined && family.revokedAt === null && now < family.expiresAt
+      const user = family && usersById.get(family.userId)
+      if (!family || !user) return undefined
+      return { familyId, userId: user.id, username: user.username, expiresAt: family.expiresAt, revokedAt: family.revokedAt }
     },
     async purgeExpired(now) {
       assertOpen()
@@ -146,7 +181,16 @@ export function createMemoryStore(): Store {
       for (const token of tokens.values()) {
         if (!families.has(token.familyId)) tokens.delete(token.hash)
       }
+      for (const [key, row] of attempts) if (row.windowEndsAt <= now) attempts.delete(key)
       return purged
+    },
+    async watchRevocations(listener) {
+      assertOpen()
+      listeners.add(listener)
+      listener.live(true)
+      return async () => {
+        listeners.delete(listener)
+      }
     },
     async ping() {
       assertOpen()

@@ -61,6 +61,49 @@ CREATE UNLOGGED TABLE rate_limits (
 CREATE INDEX rate_limits_reset ON rate_limits (reset_at);
 `,
   },
+  {
+    version: 3,
+    name: 'login attempt budgets',
+    sql: `
+-- One row per budget key (auth/login-limits.ts), fixed windows on the caller's clock.
+-- Logged, unlike rate_limits: a crash must not hand a password guesser a fresh budget.
+CREATE TABLE login_attempts (
+  key            text PRIMARY KEY,
+  count          integer NOT NULL,
+  window_ends_at bigint NOT NULL
+);
+CREATE INDEX login_attempts_window ON login_attempts (window_ends_at);
+`,
+  },
+  {
+    version: 4,
+    name: 'revocations pushed to every instance',
+    sql: `
+-- Every instance LISTENs on this channel (postgres-revocations.ts) and drops what it cached about
+-- the session at once. A trigger, so a revocation made any way at all (a psql UPDATE included) is
+-- pushed; NOTIFY is delivered when the revoking transaction commits, never before.
+CREATE FUNCTION silent_refresh_notify_revoked() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('silent_refresh_revocations', NEW.id);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER token_families_revoked AFTER UPDATE OF revoked_at ON token_families
+  FOR EACH ROW WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL)
+  EXECUTE FUNCTION silent_refresh_notify_revoked();
+`,
+  },
+  {
+    version: 5,
+    name: 'child_hash instead of an index on parent_hash',
+    sql: `
+-- The rotation records its child on the parent row; the child is then found by primary key,
+-- and every rotation writes one index less.
+ALTER TABLE refresh_tokens ADD COLUMN child_hash text;
+UPDATE refresh_tokens p SET child_hash = c.token_hash FROM refresh_tokens c WHERE c.parent_hash = p.token_hash;
+DROP INDEX refresh_tokens_parent;
+`,
+  },
 ]
 
 /** Arbitrary constant for `pg_advisory_xact_lock`: "silent-refresh demo migrations". */

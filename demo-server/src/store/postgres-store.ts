@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import pg, { type Pool, type PoolClient, type QueryConfig, type QueryResultRow } from 'pg'
 import { migrate } from './postgres-migrations.ts'
-import { StoreUnavailableError, type RotateResult, type Store, type UserRecord } from './types.ts'
+import { watchPostgresRevocations } from './postgres-revocations.ts'
+import { StoreUnavailableError, type AttemptReservation, type RotateResult, type Store, type UserRecord } from './types.ts'
 
 /** Options of {@link openPostgresStore}. Only `connectionString` is required. */
 export interface PostgresStoreOptions {
@@ -99,7 +100,7 @@ const SQL = {
   // No row back means nothing was written; `classify` then finds out why.
   rotate: `WITH won AS (
              UPDATE refresh_tokens t
-                SET status = 'rotated', rotated_at = $2
+                SET status = 'rotated', rotated_at = $2, child_hash = $3
                FROM token_families f
               WHERE t.token_hash = $1 AND t.status = 'active' AND t.expires_at > $2
                 AND f.id = t.family_id AND f.revoked_at IS NULL AND f.expires_at > $2
@@ -112,17 +113,31 @@ const SQL = {
            SELECT won.family_id, won.user_id, won.family_expires_at, child.expires_at AS token_expires_at FROM won, child`,
   // Why the compare-and-set matched nothing, read after it in the same transaction.
   classify: `SELECT t.family_id, t.status, t.expires_at, t.rotated_at,
-                    f.expires_at AS family_expires_at, f.revoked_at,
-                    (SELECT c.status FROM refresh_tokens c WHERE c.parent_hash = t.token_hash LIMIT 1) AS child_status
+                    f.user_id, f.expires_at AS family_expires_at, f.revoked_at,
+                    c.token_hash AS child_hash, c.status AS child_status, c.expires_at AS child_expires_at
                FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
+               LEFT JOIN refresh_tokens c ON c.token_hash = t.child_hash
               WHERE t.token_hash = $1`,
   revokeFamily: 'UPDATE token_families SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL',
   revokeByToken: `WITH t AS (SELECT family_id FROM refresh_tokens WHERE token_hash = $1),
                        r AS (UPDATE token_families SET revoked_at = $2, revoked_reason = $3
                               WHERE id IN (SELECT family_id FROM t) AND revoked_at IS NULL)
                   SELECT count(*)::int AS found FROM t`,
-  sessionActive: 'SELECT 1 AS ok FROM token_families WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2',
+  familyOfToken: 'SELECT family_id FROM refresh_tokens WHERE token_hash = $1',
+  session: `SELECT f.id, f.user_id, u.username, f.expires_at, f.revoked_at
+              FROM token_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1`,
   purgeFamilies: 'DELETE FROM token_families WHERE expires_at <= $1',
+  purgeAttempts: 'DELETE FROM login_attempts WHERE window_ends_at <= $1',
+  // Login budgets: make sure every row exists (in key order, so concurrent reservations lock in
+  // the same order and cannot deadlock), then lock them all before reading.
+  ensureAttempts: `INSERT INTO login_attempts (key, count, window_ends_at)
+                   SELECT k, 0, 0 FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT (key) DO NOTHING`,
+  lockAttempts: 'SELECT key, count, window_ends_at FROM login_attempts WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE',
+  takeAttempts: `UPDATE login_attempts AS a SET count = t.count, window_ends_at = t.window_ends_at
+                   FROM unnest($1::text[], $2::int[], $3::bigint[]) AS t(key, count, window_ends_at) WHERE a.key = t.key`,
+  releaseAttempts: `UPDATE login_attempts AS a SET count = a.count - 1
+                      FROM unnest($1::text[], $2::bigint[]) AS t(key, window_ends_at)
+                     WHERE a.key = t.key AND a.window_ends_at = t.window_ends_at AND a.count > 0`,
   purgeCounters: 'DELETE FROM rate_limits WHERE reset_at <= (extract(epoch FROM statement_timestamp()) * 1000)::bigint',
 } as const
 
@@ -134,6 +149,14 @@ interface UserRow {
   id: string
   username: string
   password_hash: string
+}
+
+interface SessionRow {
+  id: string
+  user_id: string
+  username: string
+  expires_at: string
+  revoked_at: string | null
 }
 
 interface RotatedRow {
@@ -148,9 +171,12 @@ interface ClassifyRow {
   status: 'active' | 'rotated'
   expires_at: string
   rotated_at: string | null
+  user_id: string
   family_expires_at: string
   revoked_at: string | null
+  child_hash: string | null
   child_status: 'active' | 'rotated' | null
+  child_expires_at: string | null
 }
 
 function toUser(row: UserRow | undefined): UserRecord | undefined {
@@ -182,6 +208,7 @@ function toUser(row: UserRow | undefined): UserRecord | undefined {
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
   const statementTimeoutMs = options.statementTimeoutMs ?? 5000
+  const applicationName = options.applicationName ?? 'silent-refresh-demo'
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.poolMax ?? 10,
@@ -192,12 +219,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     statement_timeout: statementTimeoutMs,
     idle_in_transaction_session_timeout: Math.max(statementTimeoutMs * 2, 10_000),
     keepAlive: true,
-    application_name: options.applicationName ?? 'silent-refresh-demo',
+    application_name: applicationName,
   })
   // Without a listener, an idle connection killed by the server would crash the process.
   pool.on('error', (err) => options.onIdleError?.(err))
 
   let closed = false
+  /** Revocation feeds still listening; stopped by close(). */
+  const feeds = new Set<() => Promise<void>>()
 
   /**
    * One statement, autocommit (its own transaction). An error answered by the
@@ -305,6 +334,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (won) {
         return {
           kind: 'rotated',
+          replayed: false,
           userId: won.user_id,
           familyId: won.family_id,
           tokenExpiresAt: Number(won.token_expires_at),
@@ -320,8 +350,22 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         if (input.now >= Number(found.family_expires_at)) return { kind: 'expired' }
         if (found.status === 'rotated') {
           const sinceRotation = input.now - Number(found.rotated_at ?? 0)
-          if (input.graceMs > 0 && sinceRotation < input.graceMs && found.child_status === 'active') {
-            return { kind: 'conflict', familyId: found.family_id, retryAfterMs: input.graceMs - sinceRotation }
+          // A retry of the very rotation whose child nobody has used yet: the same answer again.
+          if (
+            input.graceMs > 0 &&
+            sinceRotation < input.graceMs &&
+            found.child_hash === input.newTokenHash &&
+            found.child_status === 'active' &&
+            input.now < Number(found.child_expires_at)
+          ) {
+            return {
+              kind: 'rotated',
+              replayed: true,
+              userId: found.user_id,
+              familyId: found.family_id,
+              tokenExpiresAt: Number(found.child_expires_at),
+              familyExpiresAt: Number(found.family_expires_at),
+            }
           }
           // Reuse (RFC 9700 §4.14.2).
           await client.query(named('revokeFamily', [input.now, 'reuse', found.family_id]))
@@ -334,13 +378,47 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       })
     },
 
+    async reserveAttempts(budgets, now) {
+      const keys = [...new Set(budgets.map((b) => b.key))].sort()
+      return transaction(async (client): Promise<AttemptReservation> => {
+        await client.query(named('ensureAttempts', [keys]))
+        const { rows } = await client.query<{ key: string; count: number; window_ends_at: string }>(named('lockAttempts', [keys]))
+        const current = new Map(rows.filter((r) => Number(r.window_ends_at) > now).map((r) => [r.key, { count: r.count, windowEndsAt: Number(r.window_ends_at) }]))
+        for (const budget of budgets) {
+          const row = current.get(budget.key)
+          if (row && row.count >= budget.max) return { kind: 'refused', key: budget.key, retryAfterMs: row.windowEndsAt - now }
+        }
+        const slots = budgets.map((budget) => ({ key: budget.key, windowEndsAt: current.get(budget.key)?.windowEndsAt ?? now + budget.windowMs }))
+        const counts = budgets.map((budget) => (current.get(budget.key)?.count ?? 0) + 1)
+        await client.query(named('takeAttempts', [slots.map((s) => s.key), counts, slots.map((s) => s.windowEndsAt)]))
+        return { kind: 'reserved', slots }
+      })
+    },
+
+    async releaseAttempts(slots) {
+      if (slots.length === 0) return
+      await query(named('releaseAttempts', [slots.map((s) => s.key), slots.map((s) => s.windowEndsAt)]), undefined, true)
+    },
+
+    async familyIdOfToken(tokenHash) {
+      return (await query<{ family_id: string }>(named('familyOfToken', [tokenHash])))[0]?.family_id
+    },
+
     async revokeFamilyByToken(tokenHash, now, reason) {
       const rows = await query<{ found: number }>(named('revokeByToken', [tokenHash, now, reason]), undefined, true)
       return (rows[0]?.found ?? 0) > 0
     },
 
-    async isSessionActive(familyId, now) {
-      return (await query(named('sessionActive', [familyId, now]))).length > 0
+    async findSession(familyId) {
+      const row = (await query<SessionRow>(named('session', [familyId])))[0]
+      if (!row) return undefined
+      return {
+        familyId: row.id,
+        userId: row.user_id,
+        username: row.username,
+        expiresAt: Number(row.expires_at),
+        revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+      }
     },
 
     async purgeExpired(now) {
@@ -350,7 +428,21 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         [now],
       )
       await query(SQL.purgeCounters)
+      await query(SQL.purgeAttempts, [now])
       return rows[0]?.n ?? 0
+    },
+
+    async watchRevocations(listener) {
+      if (closed) throw new StoreUnavailableError('the store is closed')
+      const stop = await watchPostgresRevocations(
+        { connectionString: options.connectionString, applicationName, onError: options.onIdleError },
+        listener,
+      )
+      feeds.add(stop)
+      return async () => {
+        feeds.delete(stop)
+        await stop()
+      }
     },
 
     async ping() {
@@ -360,6 +452,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     async close() {
       if (closed) return
       closed = true
+      await Promise.all([...feeds].map((stop) => stop()))
       await pool.end()
     },
   }

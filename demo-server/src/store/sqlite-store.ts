@@ -1,8 +1,11 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { randomUUID } from 'node:crypto'
+import { createRequire } from 'node:module'
 import Database from 'better-sqlite3'
-import type { NewSession, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
+import { DATA_DIR_MODE, DATA_FILE_MODE, restrictFiles } from '../data-files.ts'
+import { startCheckpointer } from './sqlite-checkpointer.ts'
+import type { AttemptBudget, AttemptReservation, NewSession, RevocationListener, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -23,17 +26,32 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
   token_hash  TEXT PRIMARY KEY,
   family_id   TEXT NOT NULL REFERENCES token_families(id) ON DELETE CASCADE,
   parent_hash TEXT,
+  -- Set when this token is rotated: the child is then found by primary key (no index on parent_hash to maintain).
+  child_hash  TEXT,
   status      TEXT NOT NULL CHECK (status IN ('active', 'rotated')),
   created_at  INTEGER NOT NULL,
   expires_at  INTEGER NOT NULL,
   rotated_at  INTEGER
 );
 CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family_id);
-CREATE INDEX IF NOT EXISTS refresh_tokens_parent ON refresh_tokens(parent_hash);
 -- The database itself refuses a second active token in a family.
 CREATE UNIQUE INDEX IF NOT EXISTS refresh_tokens_one_active
   ON refresh_tokens(family_id) WHERE status = 'active';
 CREATE INDEX IF NOT EXISTS token_families_expires ON token_families(expires_at);
+-- Every revocation, in order, for the other processes on this file (watchRevocations polls it).
+CREATE TABLE IF NOT EXISTS revocations (
+  seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+  family_id TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS token_families_revoked AFTER UPDATE OF revoked_at ON token_families
+  WHEN OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL
+  BEGIN INSERT INTO revocations (family_id) VALUES (NEW.id); END;
+-- Login attempt budgets (auth/login-limits.ts): one row per key, fixed windows.
+CREATE TABLE IF NOT EXISTS login_attempts (
+  key            TEXT PRIMARY KEY,
+  count          INTEGER NOT NULL,
+  window_ends_at INTEGER NOT NULL
+);
 `
 
 interface TokenJoinRow {
@@ -42,8 +60,17 @@ interface TokenJoinRow {
   status: 'active' | 'rotated'
   expires_at: number
   rotated_at: number | null
+  child_hash: string | null
   user_id: string
   family_expires_at: number
+  revoked_at: number | null
+}
+
+interface SessionRow {
+  id: string
+  user_id: string
+  username: string
+  expires_at: number
   revoked_at: number | null
 }
 
@@ -58,6 +85,24 @@ function toUser(row: UserRow | undefined): UserRecord | undefined {
 }
 
 /**
+ * Brings a database made by an earlier version up to date: `child_hash` on
+ * refresh tokens (filled from `parent_hash`) replaces the index on
+ * `parent_hash`, one index less to write at every rotation.
+ */
+function upgradeSchema(db: Database.Database): void {
+  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(refresh_tokens)').all()
+  if (columns.some((c) => c.name === 'child_hash')) return
+  db.transaction(() => {
+    db.exec('ALTER TABLE refresh_tokens ADD COLUMN child_hash TEXT')
+    db.exec('UPDATE refresh_tokens SET child_hash = (SELECT c.token_hash FROM refresh_tokens c WHERE c.parent_hash = refresh_tokens.token_hash)')
+    db.exec('DROP INDEX IF EXISTS refresh_tokens_parent')
+  }).immediate()
+}
+
+/** How often a process reads the revocations other processes on the same file made. */
+const POLL_MS = 250
+
+/**
  * {@link Store} on a SQLite file (or `:memory:`) through better-sqlite3, in
  * WAL mode. `rotate()` runs in one `BEGIN IMMEDIATE` transaction, so even two
  * processes sharing the file cannot both rotate the same token.
@@ -66,7 +111,13 @@ function toUser(row: UserRow | undefined): UserRecord | undefined {
  * const store = openSqliteStore('data/demo.db')
  */
 export function openSqliteStore(path: string): Store {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: DATA_DIR_MODE })
+    // SQLite creates -wal and -shm with the database file's mode: create the file owner-only first,
+    // and tighten files an older version left at 0644.
+    closeSync(openSync(path, 'a', DATA_FILE_MODE))
+    restrictFiles(path, `${path}-wal`, `${path}-shm`)
+  }
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')
@@ -74,6 +125,15 @@ export function openSqliteStore(path: string): Store {
   // Another process holding the write lock makes us wait instead of failing at once.
   db.pragma('busy_timeout = 5000')
   db.exec(SCHEMA)
+  upgradeSchema(db)
+  // Checkpoints in a worker thread, not inside whichever commit crosses 1,000 WAL pages (sqlite-checkpointer.ts).
+  let stopCheckpointer: (() => Promise<void>) | undefined
+  if (path !== ':memory:') {
+    db.pragma('wal_autocheckpoint = 0')
+    stopCheckpointer = startCheckpointer(path, createRequire(import.meta.url).resolve('better-sqlite3'), () => {
+      if (!closed) db.pragma('wal_autocheckpoint = 1000')
+    })
+  }
 
   const q = {
     userByName: db.prepare<[string], UserRow>('SELECT id, username, password_hash FROM users WHERE username = ?'),
@@ -86,17 +146,17 @@ export function openSqliteStore(path: string): Store {
        VALUES (?, ?, ?, 'active', ?, ?)`,
     ),
     tokenWithFamily: db.prepare<[string], TokenJoinRow>(
-      `SELECT t.token_hash, t.family_id, t.status, t.expires_at, t.rotated_at,
+      `SELECT t.token_hash, t.family_id, t.status, t.expires_at, t.rotated_at, t.child_hash,
               f.user_id, f.expires_at AS family_expires_at, f.revoked_at
          FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
         WHERE t.token_hash = ?`,
     ),
-    childStatus: db.prepare<[string], { status: 'active' | 'rotated' }>(
-      'SELECT status FROM refresh_tokens WHERE parent_hash = ?',
+    child: db.prepare<[string], { token_hash: string; status: 'active' | 'rotated'; expires_at: number }>(
+      'SELECT token_hash, status, expires_at FROM refresh_tokens WHERE token_hash = ?',
     ),
     // Compare-and-set: only an active token can become rotated, and only once.
     markRotated: db.prepare(
-      "UPDATE refresh_tokens SET status = 'rotated', rotated_at = ? WHERE token_hash = ? AND status = 'active'",
+      "UPDATE refresh_tokens SET status = 'rotated', rotated_at = ?, child_hash = ? WHERE token_hash = ? AND status = 'active'",
     ),
     revokeFamily: db.prepare(
       'UPDATE token_families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL',
@@ -104,10 +164,25 @@ export function openSqliteStore(path: string): Store {
     familyOfToken: db.prepare<[string], { family_id: string }>(
       'SELECT family_id FROM refresh_tokens WHERE token_hash = ?',
     ),
-    sessionActive: db.prepare<[string, number], { ok: number }>(
-      'SELECT 1 AS ok FROM token_families WHERE id = ? AND revoked_at IS NULL AND expires_at > ?',
+    session: db.prepare<[string], SessionRow>(
+      `SELECT f.id, f.user_id, u.username, f.expires_at, f.revoked_at
+         FROM token_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?`,
     ),
     purge: db.prepare('DELETE FROM token_families WHERE expires_at <= ?'),
+    lastRevocation: db.prepare<[], { seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM revocations'),
+    firstRevocation: db.prepare<[], { seq: number }>('SELECT coalesce(min(seq), 0) AS seq FROM revocations'),
+    revocationsAfter: db.prepare<[number], { seq: number; family_id: string }>(
+      'SELECT seq, family_id FROM revocations WHERE seq > ? ORDER BY seq LIMIT 1000',
+    ),
+    // Keep the last 10,000 revocations: a process further behind than that starts afresh (see poll()).
+    pruneRevocations: db.prepare('DELETE FROM revocations WHERE seq <= (SELECT max(seq) FROM revocations) - 10000'),
+    purgeAttempts: db.prepare('DELETE FROM login_attempts WHERE window_ends_at <= ?'),
+    attempt: db.prepare<[string], { count: number; window_ends_at: number }>('SELECT count, window_ends_at FROM login_attempts WHERE key = ?'),
+    takeAttempt: db.prepare(
+      `INSERT INTO login_attempts (key, count, window_ends_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET count = excluded.count, window_ends_at = excluded.window_ends_at`,
+    ),
+    releaseAttempt: db.prepare('UPDATE login_attempts SET count = count - 1 WHERE key = ? AND window_ends_at = ? AND count > 0'),
     ping: db.prepare('SELECT 1'),
   }
 
@@ -127,22 +202,30 @@ export function openSqliteStore(path: string): Store {
     q.insertToken.run(s.tokenHash, s.familyId, null, s.now, Math.min(s.tokenExpiresAt, s.familyExpiresAt))
   })
 
-  const rotate = db.transaction((input: RotateInput): RotateResult => {
+  /** One rotation; run inside rotateBatch, so as a savepoint: its failure undoes it alone. */
+  const rotateOne = db.transaction((input: RotateInput): RotateResult => {
     const row = q.tokenWithFamily.get(input.tokenHash)
     if (!row) return { kind: 'unknown' }
     if (row.revoked_at !== null) return { kind: 'revoked', familyId: row.family_id }
     if (input.now >= row.family_expires_at) return { kind: 'expired' }
     if (row.status === 'rotated') {
-      const child = q.childStatus.get(row.token_hash)
+      const child = row.child_hash === null ? undefined : q.child.get(row.child_hash)
       const sinceRotation = input.now - (row.rotated_at ?? 0)
-      if (input.graceMs > 0 && sinceRotation < input.graceMs && child?.status === 'active') {
-        return { kind: 'conflict', familyId: row.family_id, retryAfterMs: input.graceMs - sinceRotation }
+      // A retry of the very rotation whose child nobody has used yet: the same answer again.
+      if (
+        input.graceMs > 0 &&
+        sinceRotation < input.graceMs &&
+        child?.token_hash === input.newTokenHash &&
+        child.status === 'active' &&
+        input.now < child.expires_at
+      ) {
+        return { kind: 'rotated', replayed: true, userId: row.user_id, familyId: row.family_id, tokenExpiresAt: child.expires_at, familyExpiresAt: row.family_expires_at }
       }
       q.revokeFamily.run(input.now, 'reuse', row.family_id)
       return { kind: 'reused', familyId: row.family_id }
     }
     if (input.now >= row.expires_at) return { kind: 'expired' }
-    const changed = q.markRotated.run(input.now, row.token_hash).changes
+    const changed = q.markRotated.run(input.now, input.newTokenHash, row.token_hash).changes
     // Cannot happen inside BEGIN IMMEDIATE; if it ever does, treat it as the reuse it would be.
     if (changed !== 1) {
       q.revokeFamily.run(input.now, 'reuse', row.family_id)
@@ -152,6 +235,7 @@ export function openSqliteStore(path: string): Store {
     q.insertToken.run(input.newTokenHash, row.family_id, row.token_hash, input.now, tokenExpiresAt)
     return {
       kind: 'rotated',
+      replayed: false,
       userId: row.user_id,
       familyId: row.family_id,
       tokenExpiresAt,
@@ -159,7 +243,84 @@ export function openSqliteStore(path: string): Store {
     }
   })
 
+  const reserveAttempts = db.transaction((budgets: readonly AttemptBudget[], now: number): AttemptReservation => {
+    const rows = budgets.map((budget) => {
+      const row = q.attempt.get(budget.key)
+      return row && row.window_ends_at > now ? row : undefined
+    })
+    for (const [i, budget] of budgets.entries()) {
+      const row = rows[i]
+      if (row && row.count >= budget.max) return { kind: 'refused', key: budget.key, retryAfterMs: row.window_ends_at - now }
+    }
+    const slots = budgets.map((budget, i) => {
+      const row = rows[i]
+      const windowEndsAt = row ? row.window_ends_at : now + budget.windowMs
+      q.takeAttempt.run(budget.key, (row?.count ?? 0) + 1, windowEndsAt)
+      return { key: budget.key, windowEndsAt }
+    })
+    return { kind: 'reserved', slots }
+  })
+
+  /**
+   * Group commit: the rotations requested in one turn of the event loop run in
+   * one BEGIN IMMEDIATE transaction, one after the other (each sees the ones
+   * before it, so two with the same token still make one rotation), and are
+   * answered after its COMMIT. Committing is most of a rotation's cost here (a
+   * WAL frame per page touched); ten rotations in a batch cost about half as
+   * much each as ten separate transactions.
+   */
+  const rotateBatch = db.transaction((batch: Array<{ input: RotateInput; result?: RotateResult; error?: unknown }>) => {
+    for (const item of batch) {
+      try {
+        item.result = rotateOne(item.input)
+      } catch (err) {
+        item.error = err
+      }
+    }
+  })
+  let queued: Array<{ input: RotateInput; result?: RotateResult; error?: unknown; resolve: (r: RotateResult) => void; reject: (e: unknown) => void }> = []
+  function flushRotations(): void {
+    const batch = queued
+    queued = []
+    try {
+      // IMMEDIATE takes the write lock before the first read: no other connection
+      // (another process on this file) can rotate the same token between our SELECT and UPDATE.
+      rotateBatch.immediate(batch)
+    } catch (err) {
+      for (const item of batch) item.reject(err)
+      return
+    }
+    for (const item of batch) {
+      if (item.error !== undefined) item.reject(item.error)
+      else {
+        if (item.result!.kind === 'reused') emit((item.result as { familyId: string }).familyId)
+        item.resolve(item.result!)
+      }
+    }
+  }
+
   let closed = false
+
+  // Revocations: listeners of this process hear of them at once; those made by other
+  // processes on the same file are read from the revocations table every POLL_MS.
+  const listeners = new Set<RevocationListener>()
+  let lastSeen = 0
+  let poller: NodeJS.Timeout | undefined
+  const emit = (familyId: string): void => {
+    for (const listener of listeners) listener.revoked(familyId)
+  }
+  function poll(): void {
+    if (closed) return
+    // Rows we have not seen were pruned: some revocations are unknown, so every listener starts afresh.
+    if (q.firstRevocation.get()!.seq > lastSeen + 1 && lastSeen > 0) {
+      for (const listener of listeners) listener.live(false)
+      for (const listener of listeners) listener.live(true)
+    }
+    for (const row of q.revocationsAfter.all(lastSeen)) {
+      emit(row.family_id)
+      lastSeen = row.seq
+    }
+  }
 
   return {
     async findUserByUsername(username) {
@@ -174,22 +335,52 @@ export function openSqliteStore(path: string): Store {
     async createSession(session) {
       createSession.immediate(session)
     },
-    async rotate(input) {
-      // IMMEDIATE takes the write lock before the first read: no other
-      // connection can rotate the same token between our SELECT and UPDATE.
-      return rotate.immediate(input)
+    rotate(input) {
+      if (closed) return Promise.reject(new Error('The database connection is not open'))
+      return new Promise<RotateResult>((resolve, reject) => {
+        if (queued.length === 0) setImmediate(flushRotations)
+        queued.push({ input, resolve, reject })
+      })
+    },
+    async reserveAttempts(budgets, now) {
+      // IMMEDIATE: the write lock is taken before the first read, so concurrent
+      // logins (in this process or another on the same file) count one at a time.
+      return reserveAttempts.immediate(budgets, now)
+    },
+    async releaseAttempts(slots) {
+      for (const slot of slots) q.releaseAttempt.run(slot.key, slot.windowEndsAt)
+    },
+    async familyIdOfToken(tokenHash) {
+      return q.familyOfToken.get(tokenHash)?.family_id
     },
     async revokeFamilyByToken(tokenHash, now, reason) {
       const row = q.familyOfToken.get(tokenHash)
       if (!row) return false
-      q.revokeFamily.run(now, reason, row.family_id)
+      if (q.revokeFamily.run(now, reason, row.family_id).changes > 0) emit(row.family_id)
       return true
     },
-    async isSessionActive(familyId, now) {
-      return q.sessionActive.get(familyId, now) !== undefined
+    async findSession(familyId) {
+      const row = q.session.get(familyId)
+      return row && { familyId: row.id, userId: row.user_id, username: row.username, expiresAt: row.expires_at, revokedAt: row.revoked_at }
     },
     async purgeExpired(now) {
+      q.purgeAttempts.run(now)
+      q.pruneRevocations.run()
+      // Families past their absolute end are deleted, not revoked: tokens of them fail on time alone.
       return q.purge.run(now).changes
+    },
+    async watchRevocations(listener) {
+      if (listeners.size === 0) {
+        lastSeen = q.lastRevocation.get()!.seq
+        poller = setInterval(poll, POLL_MS)
+        poller.unref()
+      }
+      listeners.add(listener)
+      listener.live(true)
+      return async () => {
+        listeners.delete(listener)
+        if (listeners.size === 0) clearInterval(poller)
+      }
     },
     async ping() {
       q.ping.get()
@@ -197,6 +388,8 @@ export function openSqliteStore(path: string): Store {
     async close() {
       if (closed) return
       closed = true
+      clearInterval(poller)
+      await stopCheckpointer?.()
       db.close()
     },
   }

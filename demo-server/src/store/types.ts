@@ -15,6 +15,18 @@ export interface UserRecord {
   passwordHash: string
 }
 
+/** A login session (token family) as access-token verification needs it. */
+export interface SessionRecord {
+  familyId: string
+  userId: string
+  /** The user's name, so `/api/me` needs no second read. */
+  username: string
+  /** Epoch ms: the family's absolute end, never extended. */
+  expiresAt: number
+  /** Epoch ms when it was revoked (logout, reuse detected), or null. */
+  revokedAt: number | null
+}
+
 /** Input of {@link Store.createSession}: a new token family with its first refresh token. */
 export interface NewSession {
   familyId: string
@@ -32,35 +44,84 @@ export interface NewSession {
 export interface RotateInput {
   /** Hash of the refresh token the client presented. */
   tokenHash: string
-  /** Hash of the refresh token that replaces it when rotation succeeds. */
+  /**
+   * Hash of the refresh token that replaces it. Derived from the presented
+   * token (tokens/refresh-token.ts), so a retry of the same rotation names the
+   * same child: that is how a retry gets the answer it lost.
+   */
   newTokenHash: string
   /** Epoch ms. */
   now: number
   /** Idle lifetime of the new token in ms (capped by the family's absolute end). */
   idleTtlMs: number
-  /** Grace window in ms for the immediate parent of the active token; 0 disables it. */
+  /**
+   * Retry window, ms: presenting a token again within this long after it was
+   * rotated, while its child (`newTokenHash`) has never been used, answers that
+   * same child again instead of counting as reuse. 0 disables it.
+   */
   graceMs: number
 }
 
 /**
- * What {@link Store.rotate} did. Only `rotated` issued anything; only
- * `reused` changed state besides it (the family is now revoked).
+ * What {@link Store.rotate} did. Only `rotated` answers with a token (the child
+ * named by `newTokenHash`); only `reused` changed state besides a first
+ * rotation (the family is now revoked).
  */
 export type RotateResult =
-  | { kind: 'rotated'; userId: string; familyId: string; tokenExpiresAt: number; familyExpiresAt: number }
+  /**
+   * The child is the active token. `replayed`: it already was — this is a retry
+   * within the window of a rotation whose answer the client did not get, and
+   * nothing was written.
+   */
+  | { kind: 'rotated'; replayed: boolean; userId: string; familyId: string; tokenExpiresAt: number; familyExpiresAt: number }
   /** No token with that hash. */
   | { kind: 'unknown' }
   /** Idle TTL or the family's absolute lifetime has passed. */
   | { kind: 'expired' }
   /** The family was already revoked (logout or earlier reuse). */
   | { kind: 'revoked'; familyId: string }
-  /** An already rotated token was presented: the whole family is revoked now (RFC 9700 §4.14.2). */
+  /**
+   * An already rotated token was presented (after its child was used, after the
+   * window, or a grandparent): the whole family is revoked now (RFC 9700 §4.14.2).
+   */
   | { kind: 'reused'; familyId: string }
-  /** The immediate parent of the active token, within the grace window: nothing revoked, nothing issued. */
-  | { kind: 'conflict'; familyId: string; retryAfterMs: number }
+
+/** One budget of login attempts: at most `max` per fixed window of `windowMs`, counted under `key`. */
+export interface AttemptBudget {
+  key: string
+  max: number
+  windowMs: number
+}
+
+/** One attempt taken from a budget, as {@link Store.releaseAttempts} needs it back. */
+export interface AttemptSlot {
+  key: string
+  /** Epoch ms: the end of the window the slot was taken in (a slot of an ended window is not given back). */
+  windowEndsAt: number
+}
+
+/** What {@link Store.reserveAttempts} did: took one slot from every budget, or from none. */
+export type AttemptReservation =
+  | { kind: 'reserved'; slots: AttemptSlot[] }
+  /** `key`'s budget is spent for its current window, which ends in `retryAfterMs`; nothing was taken. */
+  | { kind: 'refused'; key: string; retryAfterMs: number }
 
 /** Why a family was revoked. */
 export type RevokeReason = 'logout' | 'reuse'
+
+/** What {@link Store.watchRevocations} reports to its listener. */
+export interface RevocationListener {
+  /**
+   * A family (session) was revoked, by this instance or any other. (Families
+   * deleted by the purge are past their absolute end: their tokens fail on time alone.)
+   */
+  revoked(familyId: string): void
+  /**
+   * Whether revocations are being delivered. After `false` some may have been
+   * missed (a lost connection): anything cached about sessions must go, until `true`.
+   */
+  live(isLive: boolean): void
+}
 
 /** Storage behind the demo server. Implementations must make {@link Store.rotate} atomic. */
 export interface Store {
@@ -72,15 +133,35 @@ export interface Store {
   createSession(session: NewSession): Promise<void>
   /**
    * Rotates a refresh token, atomically: an active token is replaced exactly
-   * once (compare-and-set); presenting a rotated token revokes its family.
+   * once (compare-and-set). A rotated token presented again is that rotation
+   * replayed when within `graceMs` and its child is unused; otherwise reuse,
+   * which revokes its family.
    */
   rotate(input: RotateInput): Promise<RotateResult>
+  /** The family (session id) a refresh token of any status belongs to, if any. */
+  familyIdOfToken(tokenHash: string): Promise<string | undefined>
   /** Revokes the family the token belongs to (any status). Returns whether a family was found. */
   revokeFamilyByToken(tokenHash: string, now: number, reason: RevokeReason): Promise<boolean>
-  /** Whether access tokens carrying this `sid` (family id) may still be honoured. */
-  isSessionActive(familyId: string, now: number): Promise<boolean>
-  /** Deletes families past their absolute lifetime (and their tokens). Returns how many. */
+  /** The session (family) an access token's `sid` names, revoked or not; undefined once deleted. */
+  findSession(familyId: string): Promise<SessionRecord | undefined>
+  /**
+   * Takes one attempt from every budget, or from none when any of them is spent
+   * for its current window. Atomic across concurrent callers, processes and
+   * instances: N concurrent login attempts take at most `max` slots, so the
+   * check happens before the password hash, not after it.
+   */
+  reserveAttempts(budgets: readonly AttemptBudget[], now: number): Promise<AttemptReservation>
+  /** Gives slots back (the attempt succeeded, so it does not count). Slots of a window that has since ended are dropped. */
+  releaseAttempts(slots: readonly AttemptSlot[]): Promise<void>
+  /** Deletes families past their absolute lifetime (and their tokens), and attempt counts of ended windows. Returns how many families. */
   purgeExpired(now: number): Promise<number>
+  /**
+   * Pushes every revocation to `listener`: in-process for the memory store; for
+   * SQLite, in-process at once and from other processes on the same file within
+   * a quarter of a second; for PostgreSQL, from every instance through
+   * LISTEN/NOTIFY. Resolves once subscribed; the returned function unsubscribes.
+   */
+  watchRevocations(listener: RevocationListener): Promise<() => Promise<void>>
   /** Throws when the store cannot serve requests (health check). */
   ping(): Promise<void>
   close(): Promise<void>

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
 
 /** 256 random bits, base64url without padding: always 43 characters. */
 const REFRESH_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
@@ -6,6 +6,18 @@ const REFRESH_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
 /** A new opaque refresh token: 256 bits from the CSPRNG, base64url. */
 export function generateRefreshToken(): string {
   return randomBytes(32).toString('base64url')
+}
+
+/**
+ * The refresh token that replaces `parent` at rotation: an HMAC of the parent
+ * under a server secret, so the same as random to anyone without the secret,
+ * yet the same child every time for the same parent. A client that retries a
+ * rotation whose answer it lost (a crash, a dropped connection) therefore gets
+ * the very token the first attempt committed, as long as nobody has used it
+ * (the store checks that). Tokens issued at login are random.
+ */
+export function createChildTokens(secret: Buffer): (parent: string) => string {
+  return (parent) => createHmac('sha256', secret).update(`refresh-token child v1\n${parent}`).digest('base64url')
 }
 
 /** Whether a string can be a refresh token at all (checked before any lookup). */

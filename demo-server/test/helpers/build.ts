@@ -1,4 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { onTestFinished } from 'vitest'
 import { buildApp, type AppOptions } from '../../src/app.ts'
 import { createScryptHasher, type PasswordHasher } from '../../src/auth/password.ts'
 import { seedUser } from '../../src/auth/seed.ts'
@@ -68,8 +69,9 @@ export interface TestContext {
 
 /**
  * The fastify/demo `build(t)` helper: an app on an in-memory store (unless
- * given one), a frozen clock, cheap scrypt, the demo user seeded.
- * Call `ctx.app.close()` in `afterEach`.
+ * given one), a frozen clock, cheap scrypt, the demo user seeded. Call it
+ * inside a test or a `beforeEach`: the app closes when the test finishes
+ * (and with it the store, unless the test passed its own).
  */
 export async function build(overrides: Partial<AppOptions> = {}): Promise<TestContext> {
   const store = overrides.store ?? createMemoryStore()
@@ -84,6 +86,7 @@ export async function build(overrides: Partial<AppOptions> = {}): Promise<TestCo
   app.addHook('onClose', async () => {
     if (!overrides.store) await store.close()
   })
+  onTestFinished(() => app.close())
   return {
     app,
     store,

@@ -5,6 +5,7 @@
  * from bench/.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
 
 /** The demo-server folder. */
@@ -72,7 +73,41 @@ export function loginAt(url: string, username: string, password: string): Promis
   })
 }
 
+/** POST /auth/login (JSON) from a chosen loopback source address (fetch cannot choose one). */
+export function loginFrom(url: string, username: string, password: string, localAddress: string): Promise<{ status: number; body: string }> {
+  const target = new URL(`${url}/auth/login`)
+  const body = JSON.stringify({ username, password })
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => (text += chunk))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+      },
+    )
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
 /** GET /api/me with a bearer token. */
 export function meAt(url: string, accessToken: string): Promise<Response> {
   return fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${accessToken}` } })
+}
+
+/**
+ * Asks `GET /api/me` with the token every 10 ms until it answers 401, and
+ * returns how long that took after `since` (performance.now()), or Infinity
+ * if it still answered 200 after `withinMs`.
+ */
+export async function msUntilRefused(url: string, accessToken: string, since: number, withinMs = 3000): Promise<number> {
+  while (performance.now() - since < withinMs) {
+    const res = await meAt(url, accessToken)
+    if (res.status === 401) return performance.now() - since
+    if (res.status !== 200) throw new Error(`GET /api/me answered ${res.status}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  return Infinity
 }

@@ -1,23 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { FastifyInstance } from 'fastify'
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HttpError } from '../../errors.ts'
-import { challenge } from '../../plugins/authenticate.ts'
+import { authOf } from '../../plugins/authenticate.ts'
 
-interface SlowQuery {
-  delay_ms?: string
-}
+const Me = Type.Object(
+  { sub: Type.String(), username: Type.String(), sid: Type.String(), exp: Type.Integer() },
+  { additionalProperties: false },
+)
 
-const meSchema = {
-  type: 'object',
-  required: ['sub', 'username', 'sid', 'exp'],
-  additionalProperties: false,
-  properties: {
-    sub: { type: 'string' },
-    username: { type: 'string' },
-    sid: { type: 'string' },
-    exp: { type: 'integer' },
-  },
-} as const
+const SlowQuery = Type.Object(
+  // Query values are strings and coercion is off: the pattern is the type check.
+  { delay_ms: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })) },
+  { additionalProperties: false },
+)
+
+const Slow = Type.Object({ sub: Type.String(), sid: Type.String(), delay_ms: Type.Integer() }, { additionalProperties: false })
 
 /** Default delay of `GET /api/slow`, ms. */
 export const DEFAULT_SLOW_DELAY_MS = 1000
@@ -26,19 +23,17 @@ export const DEFAULT_SLOW_DELAY_MS = 1000
  * `/api/*`: protected routes (RFC 6750 bearer). Register with `{ prefix: '/api' }`.
  * Every route in this scope runs `app.authenticate` first.
  */
-export default async function apiRoutes(app: FastifyInstance): Promise<void> {
-  app.addHook('onRequest', app.authenticate)
-  app.addHook('onSend', async (_request, reply) => {
+const apiRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.header('cache-control', 'no-store')
+    done()
   })
+  app.addHook('onRequest', app.authenticate)
 
   /** `GET /api/me` — who the access token belongs to. */
-  app.get('/me', { schema: { response: { 200: meSchema } } }, async (request) => {
-    const auth = request.auth!
-    const user = await app.store.findUserById(auth.sub)
-    // The account was deleted after the token was issued.
-    if (!user) throw challenge(401, 'invalid_token', 'The access token is invalid.')
-    return { sub: auth.sub, username: user.username, sid: auth.sid, exp: auth.exp }
+  app.get('/me', { schema: { response: { 200: Me } } }, async (request) => {
+    const { sub, username, sid, exp } = authOf(request)
+    return { sub, username, sid, exp }
   })
 
   /**
@@ -46,33 +41,15 @@ export default async function apiRoutes(app: FastifyInstance): Promise<void> {
    * (default 1000, at most `maxSlowDelayMs`), to let a burst of requests
    * outlive an access token in race demos. The token is checked on arrival.
    */
-  app.get<{ Querystring: SlowQuery }>(
-    '/slow',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          // Query values are strings and coercion is off: the pattern is the type check.
-          properties: { delay_ms: { type: 'string', pattern: '^[0-9]{1,6}$' } },
-        },
-        response: {
-          200: {
-            type: 'object',
-            required: ['sub', 'sid', 'delay_ms'],
-            additionalProperties: false,
-            properties: { sub: { type: 'string' }, sid: { type: 'string' }, delay_ms: { type: 'integer' } },
-          },
-        },
-      },
-    },
-    async (request) => {
-      const delay = request.query.delay_ms === undefined ? DEFAULT_SLOW_DELAY_MS : Number(request.query.delay_ms)
-      if (delay > app.settings.maxSlowDelayMs) {
-        throw new HttpError(400, 'invalid_request', `delay_ms must be at most ${app.settings.maxSlowDelayMs}.`)
-      }
-      await sleep(delay)
-      return { sub: request.auth!.sub, sid: request.auth!.sid, delay_ms: delay }
-    },
-  )
+  app.get('/slow', { schema: { querystring: SlowQuery, response: { 200: Slow } } }, async (request) => {
+    const { sub, sid } = authOf(request)
+    const delay = request.query.delay_ms === undefined ? DEFAULT_SLOW_DELAY_MS : Number(request.query.delay_ms)
+    if (delay > app.settings.maxSlowDelayMs) {
+      throw new HttpError(400, 'invalid_request', `delay_ms must be at most ${app.settings.maxSlowDelayMs}.`)
+    }
+    await sleep(delay)
+    return { sub, sid, delay_ms: delay }
+  })
 }
+
+export default apiRoutes

@@ -1,13 +1,24 @@
-import type { FastifyInstance } from 'fastify'
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { addressKey } from '../../client-address.ts'
 import { HttpError } from '../../errors.ts'
+import { DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE_SECONDS, DEVICE_COOKIE_OPTIONS } from '../../auth/device-cookie.ts'
+import { loginBudgets, refusalMessage } from '../../auth/login-limits.ts'
+import { TokenResponse } from '../../schemas.ts'
 import { MAX_PASSWORD_LENGTH } from '../../auth/password.ts'
 import { generateId, generateRefreshToken, hashRefreshToken } from '../../tokens/refresh-token.ts'
-import { sendTokens, tokenResponseSchema } from './token-response.ts'
+import { sendTokens } from './token-response.ts'
 
-interface LoginBody {
-  username: string
-  password: string
-}
+/** Usernames: 1–64 characters, none of them a control character (`\p{Cc}`, NUL included) or a lone surrogate (`\p{Cs}`). */
+export const USERNAME_PATTERN = '^[^\\p{Cc}\\p{Cs}]+$'
+
+const LoginBody = Type.Object(
+  {
+    // No control characters (NUL above all: PostgreSQL refuses it in text) and no lone surrogates.
+    username: Type.String({ minLength: 1, maxLength: 64, pattern: USERNAME_PATTERN }),
+    password: Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH }),
+  },
+  { additionalProperties: false },
+)
 
 const INVALID_CREDENTIALS = 'Invalid username or password.'
 
@@ -19,52 +30,40 @@ const INVALID_CREDENTIALS = 'Invalid username or password.'
 export const LOGIN_BODY_LIMIT = 128 * 1024
 
 /** `POST /auth/login` — JSON `{ username, password }` → RFC 6749 §5.1 token response. */
-export default async function loginRoute(app: FastifyInstance): Promise<void> {
-  const { loginPerIp, loginFailuresPerAccount } = app.settings.rateLimits
-  // Counts failures only (peeked before, consumed after a failure), so a person
-  // who types the right password is never locked out by their own successes.
-  const accountFailures = app.createRateLimit({
-    max: loginFailuresPerAccount.max,
-    timeWindow: loginFailuresPerAccount.windowMs,
-    keyGenerator: (request) => `login-account:${(request.body as LoginBody).username}`,
-  })
+const loginRoute: FastifyPluginAsyncTypebox = async (app) => {
+  const { loginPerIp, loginFailuresPerAccount, loginFailuresPerAccountAndAddress, loginFailuresPerDevice } = app.settings.rateLimits
+  const rules = { perAccount: loginFailuresPerAccount, perAccountAndAddress: loginFailuresPerAccountAndAddress, perDevice: loginFailuresPerDevice }
 
-  app.post<{ Body: LoginBody }>(
+  app.post(
     '/login',
     {
       bodyLimit: LOGIN_BODY_LIMIT,
       config: { rateLimit: { max: loginPerIp.max, timeWindow: loginPerIp.windowMs } },
-      schema: {
-        body: {
-          type: 'object',
-          required: ['username', 'password'],
-          additionalProperties: false,
-          properties: {
-            username: { type: 'string', minLength: 1, maxLength: 64 },
-            password: { type: 'string', minLength: 1, maxLength: MAX_PASSWORD_LENGTH },
-          },
-        },
-        response: { 200: tokenResponseSchema },
-      },
+      schema: { body: LoginBody, response: { 200: TokenResponse } },
     },
     async (request, reply) => {
       const { username, password } = request.body
 
-      // `max` failures are allowed; with that many on record, the next attempt is refused unhashed.
-      const limit = await accountFailures(request, { increment: false })
-      if (!limit.isAllowed && limit.remaining <= 0) {
-        throw new HttpError(429, 'rate_limited', 'Too many failed logins for this account; see Retry-After.', {
-          'retry-after': String(Math.max(1, limit.ttlInSeconds)),
+      // The attempt takes its slots before the hash, atomically in the store: concurrent guesses
+      // cannot all pass a check that runs while the others are still hashing. Unknown and known
+      // usernames are counted alike (no account enumeration through 429s).
+      const deviceId = app.deviceCookies.verify(request.cookies[DEVICE_COOKIE], username)
+      const budgets = loginBudgets(rules, { username, address: addressKey(request.ip), deviceId })
+      const reservation = await app.store.reserveAttempts(budgets, app.now())
+      if (reservation.kind === 'refused') {
+        request.log.warn({ budget: reservation.key.split('\n')[1], knownDevice: deviceId !== undefined }, 'login refused: attempt budget spent')
+        throw new HttpError(429, 'rate_limited', refusalMessage(reservation.key), {
+          'retry-after': String(Math.max(1, Math.ceil(reservation.retryAfterMs / 1000))),
         })
       }
 
       const user = await app.store.findUserByUsername(username)
       // Unknown user: verify against a dummy hash anyway, so both answers take one scrypt.
       const ok = await app.passwordHasher.verify(password, user?.passwordHash ?? app.dummyPasswordHash)
-      if (!user || !ok) {
-        await accountFailures(request)
-        throw new HttpError(401, 'invalid_credentials', INVALID_CREDENTIALS)
-      }
+      if (!user || !ok) throw new HttpError(401, 'invalid_credentials', INVALID_CREDENTIALS)
+
+      // A success does not count: the slots go back.
+      await app.store.releaseAttempts(reservation.slots)
 
       const now = app.now()
       const { refreshTokenTtl, refreshFamilyMaxAge } = app.settings
@@ -80,8 +79,13 @@ export default async function loginRoute(app: FastifyInstance): Promise<void> {
         tokenExpiresAt: refreshExpiresAt,
         familyExpiresAt,
       })
-      request.log.info({ sid: familyId, sub: user.id }, 'login')
-      return sendTokens(app, reply, { userId: user.id, familyId, refreshToken, refreshExpiresAt })
+      request.log.info({ sid: familyId, sub: user.id, knownDevice: deviceId !== undefined }, 'login')
+      const body = sendTokens(app, reply, { userId: user.id, familyId, refreshToken, refreshExpiresAt })
+      // This browser is now a known device for this user (a fresh cookie at every login).
+      reply.setCookie(DEVICE_COOKIE, app.deviceCookies.issue(username), { ...DEVICE_COOKIE_OPTIONS, maxAge: DEVICE_COOKIE_MAX_AGE_SECONDS })
+      return body
     },
   )
 }
+
+export default loginRoute

@@ -1,32 +1,27 @@
-import type { FastifyInstance } from 'fastify'
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ClientId, MAX_REFRESH_TOKEN_LENGTH } from '../../schemas.ts'
 import { hashRefreshToken, isWellFormedRefreshToken } from '../../tokens/refresh-token.ts'
 import { REFRESH_COOKIE, clearRefreshCookie, noStore } from './token-response.ts'
 
-interface LogoutBody {
-  refresh_token?: string
-  client_id?: string
-}
+const LogoutBody = Type.Object(
+  {
+    refresh_token: Type.Optional(Type.String({ maxLength: MAX_REFRESH_TOKEN_LENGTH })),
+    client_id: Type.Optional(ClientId),
+  },
+  { additionalProperties: false },
+)
 
 /**
  * `POST /auth/logout` — revokes the family of the refresh token given in the
  * body (form or JSON) or the cookie, clears the cookie, answers 204. Idempotent:
  * an unknown, already revoked or missing token is also a 204.
  */
-export default async function logoutRoute(app: FastifyInstance): Promise<void> {
-  app.post<{ Body: LogoutBody }>(
+const logoutRoute: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
     '/logout',
     {
       config: { rateLimit: { max: app.settings.rateLimits.refreshPerIp.max, timeWindow: app.settings.rateLimits.refreshPerIp.windowMs } },
-      schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            refresh_token: { type: 'string', maxLength: 512 },
-            client_id: { type: 'string', maxLength: 128 },
-          },
-        },
-      },
+      schema: { body: LogoutBody },
       // A logout may come without any body (cookie mode); that is an empty object, not a 400.
       preValidation: async (request) => {
         if (request.body === undefined || request.body === null) request.body = {}
@@ -44,3 +39,5 @@ export default async function logoutRoute(app: FastifyInstance): Promise<void> {
     },
   )
 }
+
+export default logoutRoute

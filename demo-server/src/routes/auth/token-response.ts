@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { TokenResponse } from '../../schemas.ts'
 
 /**
  * Name of the refresh-token cookie in cookie mode.
@@ -14,27 +15,6 @@ export const REFRESH_COOKIE = '__Host-refresh_token'
 /** Cookie attributes: HttpOnly, Secure, SameSite=Strict, Path=/ (required by `__Host-`). */
 export const REFRESH_COOKIE_OPTIONS = { httpOnly: true, secure: true, sameSite: 'strict', path: '/' } as const
 
-/** RFC 6749 §5.1 success body. `refresh_token` is absent in cookie mode. */
-export interface TokenResponseBody {
-  access_token: string
-  token_type: 'Bearer'
-  expires_in: number
-  refresh_token?: string
-}
-
-/** Response schema: also keeps anything else from leaking into the body. */
-export const tokenResponseSchema = {
-  type: 'object',
-  required: ['access_token', 'token_type', 'expires_in'],
-  additionalProperties: false,
-  properties: {
-    access_token: { type: 'string' },
-    token_type: { type: 'string', const: 'Bearer' },
-    expires_in: { type: 'integer' },
-    refresh_token: { type: 'string' },
-  },
-} as const
-
 /** Reply headers RFC 6749 §5.1 requires on any response carrying tokens. */
 export function noStore(reply: FastifyReply): FastifyReply {
   return reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
@@ -44,14 +24,14 @@ export function noStore(reply: FastifyReply): FastifyReply {
  * Signs an access token for the session and shapes the token response, with
  * the refresh token in the body or in the cookie depending on the transport.
  */
-export async function sendTokens(
+export function sendTokens(
   app: FastifyInstance,
   reply: FastifyReply,
   session: { userId: string; familyId: string; refreshToken: string; refreshExpiresAt: number },
-): Promise<TokenResponseBody> {
-  const accessToken = await app.accessTokens.sign({ sub: session.userId, sid: session.familyId })
+): TokenResponse {
+  const accessToken = app.accessTokens.sign({ sub: session.userId, sid: session.familyId })
   noStore(reply)
-  const body: TokenResponseBody = {
+  const body: TokenResponse = {
     access_token: accessToken,
     token_type: 'Bearer',
     expires_in: app.accessTokens.ttlSeconds,

@@ -1,13 +1,17 @@
-import type { FastifyInstance } from 'fastify'
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HttpError } from '../../errors.ts'
-import { generateRefreshToken, hashRefreshToken, isWellFormedRefreshToken } from '../../tokens/refresh-token.ts'
-import { REFRESH_COOKIE, clearRefreshCookie, noStore, sendTokens, tokenResponseSchema } from './token-response.ts'
+import { ClientId, MAX_REFRESH_TOKEN_LENGTH, TokenResponse } from '../../schemas.ts'
+import { hashRefreshToken, isWellFormedRefreshToken } from '../../tokens/refresh-token.ts'
+import { REFRESH_COOKIE, clearRefreshCookie, noStore, sendTokens } from './token-response.ts'
 
-interface TokenBody {
-  grant_type: string
-  refresh_token?: string
-  client_id?: string
-}
+const TokenBody = Type.Object(
+  {
+    grant_type: Type.String({ minLength: 1, maxLength: 64 }),
+    refresh_token: Type.Optional(Type.String({ maxLength: MAX_REFRESH_TOKEN_LENGTH })),
+    client_id: Type.Optional(ClientId),
+  },
+  { additionalProperties: false },
+)
 
 /**
  * One description for unknown, malformed, expired, revoked and reused tokens
@@ -16,32 +20,16 @@ interface TokenBody {
  */
 export const INVALID_GRANT_DESCRIPTION = 'The refresh token is invalid, expired or revoked.'
 
-/** Seconds a client should wait after `409 refresh_conflict` before retrying with its newest refresh token. */
-export const CONFLICT_RETRY_AFTER_SECONDS = 1
-
 /** `POST /auth/token` — `grant_type=refresh_token` (RFC 6749 §6), form or JSON → rotated pair. */
-export default async function tokenRoute(app: FastifyInstance): Promise<void> {
+const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
   const { refreshPerIp } = app.settings.rateLimits
   const cookieMode = app.settings.refreshTokenTransport === 'cookie'
 
-  app.post<{ Body: TokenBody }>(
+  app.post(
     '/token',
     {
       config: { rateLimit: { max: refreshPerIp.max, timeWindow: refreshPerIp.windowMs } },
-      schema: {
-        body: {
-          type: 'object',
-          required: ['grant_type'],
-          additionalProperties: false,
-          properties: {
-            grant_type: { type: 'string', minLength: 1, maxLength: 64 },
-            refresh_token: { type: 'string', maxLength: 512 },
-            // Accepted for clients that always send it (public client; not checked).
-            client_id: { type: 'string', maxLength: 128 },
-          },
-        },
-        response: { 200: tokenResponseSchema },
-      },
+      schema: { body: TokenBody, response: { 200: TokenResponse } },
     },
     async (request, reply) => {
       noStore(reply)
@@ -68,7 +56,8 @@ export default async function tokenRoute(app: FastifyInstance): Promise<void> {
       if (!isWellFormedRefreshToken(presented)) throw invalidGrant()
 
       const now = app.now()
-      const next = generateRefreshToken()
+      // The child is derived from the presented token: a retry of this rotation names the same child.
+      const next = app.childRefreshToken(presented)
       const result = await app.store.rotate({
         tokenHash: hashRefreshToken(presented),
         newTokenHash: hashRefreshToken(next),
@@ -79,21 +68,14 @@ export default async function tokenRoute(app: FastifyInstance): Promise<void> {
 
       switch (result.kind) {
         case 'rotated':
-          request.log.info({ sid: result.familyId }, 'refresh token rotated')
+          if (result.replayed) request.log.info({ sid: result.familyId }, 'rotation retried within the window: the same refresh token again')
+          else request.log.info({ sid: result.familyId }, 'refresh token rotated')
           return sendTokens(app, reply, {
             userId: result.userId,
             familyId: result.familyId,
             refreshToken: next,
             refreshExpiresAt: result.tokenExpiresAt,
           })
-        case 'conflict':
-          request.log.info({ sid: result.familyId }, 'refresh conflict inside the grace window')
-          throw new HttpError(
-            409,
-            'refresh_conflict',
-            'This refresh token was just rotated by a concurrent request; retry with the newest refresh token.',
-            { 'retry-after': String(CONFLICT_RETRY_AFTER_SECONDS) },
-          )
         case 'reused':
           request.log.warn({ sid: result.familyId }, 'refresh token reuse detected: token family revoked')
           throw invalidGrant()
@@ -108,3 +90,5 @@ export default async function tokenRoute(app: FastifyInstance): Promise<void> {
     },
   )
 }
+
+export default tokenRoute

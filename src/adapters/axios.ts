@@ -1,7 +1,8 @@
-import { CanceledError } from 'axios'
-import type { AxiosError, AxiosInstance, InternalAxiosRequestConfig } from 'axios'
-import type { AccessToken, TokenManager, TokenStamp } from '../core/types.js'
-import { isAllowed, normalizeOrigins } from './internal/origin.js'
+import { AxiosError, AxiosHeaders, CanceledError, getAdapter } from 'axios'
+import type { AxiosAdapter, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios'
+import type { AccessToken, TokenManager } from '../core/types.js'
+import { bodyKind, notReplayable } from './internal/http.js'
+import { createOriginCheck } from './internal/origin.js'
 import { assertManager } from './internal/wiring.js'
 
 declare module 'axios' {
@@ -16,25 +17,93 @@ export interface AttachAxiosOptions {
   header?: string
   /** Put before the token; '' sends the bare token. @default 'Bearer' */
   scheme?: string
-  /** Whether a failed request should refresh and retry once. @default status 401 */
+  /**
+   * Whether an answer should refresh and retry once (the same stale-401 rule as
+   * a 401). May be async. When set, it is asked about every answer, successes
+   * included (a GraphQL 200 with `errors[].extensions.code === 'UNAUTHENTICATED'`),
+   * as an `AxiosError` whose `response.data` has been through `transformResponse`
+   * on a copy: the caller's response is transformed once, by axios.
+   * @default response status 401
+   */
   shouldRefresh?: (error: AxiosError) => boolean | Promise<boolean>
   /** Origins that get the token beyond relative URLs and the instance's `baseURL` origin. */
   allowedOrigins?: string[]
 }
 
+type Config = InternalAxiosRequestConfig
+type RedirectOptions = { href?: string; headers?: Record<string, unknown> }
+type BeforeRedirect = (options: RedirectOptions, ...rest: unknown[]) => void
+
+/** What axios uses when `adapter` is not set. */
+const DEFAULT_ADAPTERS = ['xhr', 'http', 'fetch']
+
+/** On a wrapper: the adapter it wraps. A config sent again (`api.request(error.config)`, axios-retry) names a wrapper. */
+const WRAPPED = Symbol('silent-refresh.wrapped')
+type Named = Config['adapter'] & { [WRAPPED]?: Config['adapter'] }
+
+/** The URL axios sends to (its buildFullPath): a relative URL joined to `baseURL`. */
+function fullPath({ baseURL, url = '', allowAbsoluteUrls }: Config): string {
+  if (!baseURL || (allowAbsoluteUrls !== false && /^([a-z][a-z\d+\-.]*:)?\/\//i.test(url))) return url
+  return url ? `${baseURL.replace(/\/?\/$/, '')}/${url.replace(/^\/+/, '')}` : baseURL
+}
+
+/** `response.data` as the caller will get it: the config's `transformResponse`, on a copy. */
+function transformed(config: Config, response: AxiosResponse): unknown {
+  let data: unknown = response.data
+  const fns = config.transformResponse
+  try {
+    for (const fn of Array.isArray(fns) ? fns : fns ? [fns] : []) data = fn.call(config, data, AxiosHeaders.from(response.headers as never).normalize(true), response.status)
+    return data
+  } catch {
+    return response.data // what axios would reject with is not this function's to decide
+  }
+}
+
 /**
- * What a request was sent with: the stamp (session and generation, never the
- * token), `null` when it went without a token because no one was signed in,
- * `false` on its one retry. A string key: axios copies configs on retry, and a
- * symbol would not survive the copy.
+ * Runs `wait` with the request's signal and `CancelToken` merged into one
+ * signal; when either fires, rejects at once as axios does (DESIGN 7): with the
+ * token's reason, or a `CanceledError`.
  */
-const SENT = '__silentRefresh'
-type Config = InternalAxiosRequestConfig & { [SENT]?: TokenStamp | null | false }
+async function cancellable<T>(config: Config, wait: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  const token = config.cancelToken
+  let signal = config.signal as AbortSignal | undefined
+  let stop: (() => void) | undefined
+  if (token) {
+    const controller = new AbortController()
+    const abort = () => controller.abort()
+    const outer = signal
+    token.subscribe(abort)
+    outer?.addEventListener('abort', abort)
+    if (outer?.aborted) abort()
+    stop = () => {
+      token.unsubscribe(abort)
+      outer?.removeEventListener('abort', abort)
+    }
+    signal = controller.signal
+  }
+  try {
+    return await wait(signal)
+  } catch (error) {
+    if (signal?.aborted) throw token?.reason ?? new CanceledError(undefined, undefined, config)
+    throw error
+  } finally {
+    stop?.()
+  }
+}
 
 /**
  * Attaches the access token to the requests of an axios instance, and on a 401
  * refreshes once (shared by every request) and retries the request once.
- * Returns the function that detaches both interceptors.
+ * Returns the function that detaches it.
+ *
+ * The work happens at the adapter, beneath the app's interceptors and
+ * transforms: the token is judged on the URL axios will really send to (after
+ * every request interceptor), and a retry re-sends the prepared request, so the
+ * app's interceptors and transforms run once and the caller gets exactly what
+ * a first-try success gives. In Node, a redirect to an origin that is not
+ * allowed loses the token, whatever the header's name. A stream body (a Node
+ * stream, the `form-data` package) is never re-sent: its 401 refreshes, then
+ * rejects with an `AuthError` of code `BODY_NOT_REPLAYABLE`.
  *
  * @example
  * const api = axios.create({ baseURL: 'https://api.example.com' })
@@ -47,53 +116,95 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   }
   assertManager('attachAxios(instance, manager)', manager)
   const header = options.header ?? 'Authorization'
+  const lower = header.toLowerCase()
   const scheme = options.scheme ?? 'Bearer'
-  const shouldRefresh = options.shouldRefresh ?? ((error: AxiosError) => error.response?.status === 401)
-  const allowed = normalizeOrigins(options.allowedOrigins)
+  const custom = options.shouldRefresh
+  // A per-request baseURL is followed to judge where a request goes, and trusted only if it is an allowed origin.
+  const isAllowed = createOriginCheck(options.allowedOrigins, () => instance.defaults.baseURL)
   const value = (token: AccessToken) => (scheme ? `${scheme} ${token.value}` : token.value)
 
-  /** An abort while waiting for the token rejects as axios does, with a CanceledError. */
-  const canceled = (config: Config) => (error: unknown) => {
-    throw config.signal?.aborted ? new CanceledError(undefined, config) : error
+  /** Whether an answer asks a custom `shouldRefresh` for a refresh; `failure` is what the adapter rejected with, if it did. */
+  const askCustom = async (config: Config, response: AxiosResponse, failure: unknown): Promise<boolean> => {
+    const seen = { ...response, data: transformed(config, response) }
+    const error = failure as AxiosError
+    return custom!(new AxiosError(error?.message ?? `Request answered ${response.status}`, error?.code, config, response.request, seen))
   }
 
-  const withToken = (config: Config, token: AccessToken | null) => {
-    config[SENT] = token && { session: token.session, generation: token.generation }
-    if (token) config.headers.set(header, value(token))
-    return config
+  /** The request, sent with `token` (or none) and retried once; what the adapter gives back, as it gives it. */
+  const send = async (real: AxiosAdapter, config: Config, token: AccessToken | null | undefined): Promise<AxiosResponse> => {
+    // The fast path: no promise when a valid token is at hand (peekToken); else wait, cancellable.
+    if (token === undefined) token = await cancellable(config, (signal) => manager.getToken({ signal }))
+    let current = token && value(token)
+    if (current) {
+      config.headers.set(header, current)
+      // Node (follow-redirects): each hop carries the token only to an allowed origin, whatever the header's name.
+      const theirs = config.beforeRedirect as BeforeRedirect | undefined
+      config.beforeRedirect = ((options: RedirectOptions, ...rest: unknown[]) => {
+        const headers = options.headers ?? {}
+        for (const name of Object.keys(headers)) if (name.toLowerCase() === lower) delete headers[name]
+        if (current && options.href && isAllowed(options.href)) headers[header] = current
+        theirs?.(options, ...rest)
+      }) as never
+    }
+    const replayable = bodyKind(config.data) !== 'stream'
+    let response: AxiosResponse | undefined
+    let failure: unknown
+    try {
+      response = await real(config)
+    } catch (error) {
+      failure = error
+      response = (error as AxiosError)?.response
+    }
+    const settle = () => {
+      if (failure !== undefined) throw failure
+      return response!
+    }
+    // No answer (network, cancel): nothing to refresh.
+    if (!response || !(custom ? await askCustom(config, response, failure) : response.status === 401)) return settle()
+    // A request that went without a token: a 401 after a terminal failure is a SessionExpiredError (DESIGN 14).
+    const next = await cancellable(config, (signal) => manager.tokenRejected(token, { signal }))
+    // Its session ended (or it went without a token): handed back as it is, never retried under another session.
+    if (!next) return settle()
+    // A stream was read by the first try: never re-sent empty, never left waiting for data that will not come.
+    if (!replayable) throw notReplayable('axios', 'it was refused (401)', failure)
+    current = value(next)
+    config.headers.set(header, current)
+    return real(config)
   }
 
-  const request = instance.interceptors.request.use((config: Config) => {
-    // The retry carries the token its 401 was answered with: never one of a later session.
-    if (config[SENT] === false) return config
-    // Where axios sends it (its buildFullPath): a relative URL joined to baseURL keeps baseURL's
-    // origin. A per-request baseURL is followed here, and trusted only if it is an allowed origin.
-    const url = config.url ?? ''
-    const target = config.baseURL && (config.allowAbsoluteUrls === false || !/^([a-z][a-z\d+\-.]*:)?\/\//i.test(url)) ? config.baseURL : url
-    if (config.skipAuth || !isAllowed(target, allowed, instance.defaults.baseURL)) return config
-    const token = manager.peekToken() // the fast path: no promise when a valid token is at hand
-    if (token !== undefined) return withToken(config, token)
-    return manager
-      .getToken({ signal: config.signal as AbortSignal | undefined })
-      .then((token) => withToken(config, token), canceled(config))
-  })
+  /** Each adapter wrapped once (a config names its adapter by value: the same array or function each time). */
+  let wrapped = new Map<unknown, AxiosAdapter>()
+  const wrap = (adapter: Config['adapter']): AxiosAdapter => {
+    let wrapper = wrapped.get(adapter)
+    if (!wrapper) {
+      wrapper = function silentRefresh(config: Config) {
+        // Names ('xhr', 'http', 'fetch') are resolved per request, as axios does (the fetch adapter reads the config).
+        const real = typeof adapter === 'function' ? adapter : getAdapter(adapter ?? DEFAULT_ADAPTERS, config)
+        return isAllowed(fullPath(config)) ? send(real, config, manager.peekToken()) : real(config)
+      }
+      Object.defineProperty(wrapper, WRAPPED, { value: adapter })
+      if (wrapped.size >= 50) wrapped = new Map()
+      wrapped.set(adapter, wrapper)
+    }
+    return wrapper
+  }
 
-  const response = instance.interceptors.response.use(undefined, async (error: AxiosError) => {
-    const config = error?.config as Config | undefined
-    const sent = config?.[SENT]
-    // Retry once: a request that fails again after a refresh is handed back as it is.
-    // A request not sent by this adapter's rules (skipAuth, foreign origin) never refreshes.
-    if (!config || sent === undefined || sent === false || config.skipAuth || !(await shouldRefresh(error))) throw error
-    const next = await manager.tokenRejected(sent, { signal: config.signal as AbortSignal | undefined }).catch(canceled(config))
-    // Its session ended (or it went without a token): handed back with its 401, never retried under another session.
-    if (!next) throw error
-    config[SENT] = false
-    config.headers.set(header, value(next))
-    return instance.request(config)
-  })
+  // Only names the adapter: the decisions are taken there, after every request interceptor and transform.
+  const request = instance.interceptors.request.use(
+    (config) => {
+      // Never a wrapper of a wrapper (one token, one retry), and skipAuth unwraps one that was sent again.
+      const named = (config.adapter as Named)?.[WRAPPED] ?? config.adapter
+      config.adapter = config.skipAuth ? named : wrap(named)
+      // A refresh due soon starts here, in the background, before axios dispatches the request (DESIGN 4):
+      // the conformance suite expects the server to see it before the requests' answers come back. The
+      // token itself is asked for again at the adapter. (Not `synchronous: true` either: with axios's
+      // synchronous dispatch the requests overtook the refresh every time.)
+      if (!config.skipAuth) manager.peekToken()
+      return config
+    },
+  )
 
   return () => {
     instance.interceptors.request.eject(request)
-    instance.interceptors.response.eject(response)
   }
 }

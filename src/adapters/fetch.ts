@@ -1,5 +1,7 @@
+import { AuthError } from '../core/errors.js'
 import type { AccessToken, TokenManager } from '../core/types.js'
-import { isAllowed, normalizeOrigins } from './internal/origin.js'
+import { bodyKind, isRedirect, notReplayable, requestLike, type RequestLike } from './internal/http.js'
+import { createOriginCheck, originOf } from './internal/origin.js'
 import { assertManager } from './internal/wiring.js'
 
 export interface AuthFetchOptions {
@@ -9,16 +11,65 @@ export interface AuthFetchOptions {
   header?: string
   /** Put before the token; '' sends the bare token. @default 'Bearer' */
   scheme?: string
-  /** Whether a response should refresh and retry once. @default status 401 */
+  /**
+   * Whether a response should refresh and retry once (the same stale-401 rule as
+   * a 401). May be async, and may read the body: it gets a clone, so the caller
+   * still gets an unread body. A GraphQL server's 200 with
+   * `errors[].extensions.code === 'UNAUTHENTICATED'` is the typical case.
+   * @default status 401
+   */
   shouldRefresh?: (response: Response) => boolean | Promise<boolean>
   /** Origins that get the token beyond relative URLs (the page's origin). */
   allowedOrigins?: string[]
+}
+
+/** What the redirect rules of the Fetch standard allow a redirect to carry. */
+const MAX_REDIRECTS = 20
+const CROSS_ORIGIN_DROPPED = ['authorization', 'cookie', 'proxy-authorization']
+const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']
+
+type Pairs = [string, string][]
+
+/** A Headers object of any implementation, a record or pairs, as pairs. */
+function pairsOf(headers: unknown): Pairs {
+  const pairs: Pairs = []
+  if (!headers) return pairs
+  if (Array.isArray(headers)) return headers as Pairs
+  if (typeof (headers as Headers).forEach === 'function') (headers as Headers).forEach((value, name) => pairs.push([name, value]))
+  else for (const name of Object.keys(headers)) pairs.push([name, String((headers as Record<string, unknown>)[name])])
+  return pairs
+}
+
+/** A redirect to follow; a page answers 'manual' with an opaque one (status 0, no Location). */
+function redirected(response: Response): boolean {
+  const status = response.status // one getter for the usual answer
+  return status === 0 ? response.type === 'opaqueredirect' : isRedirect(status)
+}
+
+const page = () => (globalThis as { location?: { href?: unknown } }).location?.href !== undefined
+const ignore = () => {}
+
+/** Drops a response body nobody will read, freeing its connection: a web stream, or node-fetch's Node stream. */
+function discard(response: Response): void {
+  const body = response.body as (ReadableStream & { destroy?: never }) | { destroy(): void } | null
+  if (body && 'cancel' in body && typeof body.cancel === 'function') body.cancel().catch(ignore)
+  else if (body && typeof body.destroy === 'function') body.destroy()
 }
 
 /**
  * Wraps fetch: attaches the access token, and on a 401 refreshes once (shared
  * by every request) and retries once with the same body. A second 401 comes
  * back as the Response, as fetch would give it.
+ *
+ * The token goes only to relative URLs (the page's origin) and
+ * `allowedOrigins`, judged on the URL actually sent: a `Request` of any fetch
+ * implementation or realm by its `url`. Redirects are followed by the adapter
+ * (`redirect: 'manual'`) wherever the runtime would carry the header to
+ * another origin, so the token only goes to allowed origins on every hop.
+ *
+ * A body that cannot be sent twice (a Node stream, an async iterable) is never
+ * re-sent: its 401 still refreshes, then rejects with an `AuthError` of code
+ * `BODY_NOT_REPLAYABLE`. A `Request`, a `ReadableStream` and every in-memory body are replayed.
  *
  * @example
  * const authFetch = createAuthFetch(manager, { allowedOrigins: ['https://api.example.com'] })
@@ -27,39 +78,151 @@ export interface AuthFetchOptions {
 export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions = {}): typeof fetch {
   assertManager('createAuthFetch(manager, options?)', manager)
   const header = options.header ?? 'Authorization'
+  const lower = header.toLowerCase()
   const scheme = options.scheme ?? 'Bearer'
-  const shouldRefresh = options.shouldRefresh ?? ((response: Response) => response.status === 401)
-  const allowed = normalizeOrigins(options.allowedOrigins)
+  const custom = options.shouldRefresh
+  const isAllowed = createOriginCheck(options.allowedOrigins)
   const send = (input: RequestInfo | URL, init?: RequestInit) => (options.fetch ?? fetch)(input, init)
 
+  /** Whether a response asks for a refresh. A custom `shouldRefresh` reads a clone: the caller's body stays unread. */
+  async function refreshNeeded(response: Response): Promise<boolean> {
+    const copy = response.clone()
+    try {
+      return await custom!(copy)
+    } finally {
+      // One branch of the tee: cancelling it frees what it buffered, the caller's branch goes on.
+      discard(copy)
+    }
+  }
+
+  /** The request's headers without the token header, with it when `allowed`, less `drop`. */
+  function headersFor(plan: Plan, token: AccessToken, allowed: boolean, drop: readonly string[] = []): Record<string, string> {
+    const headers: Record<string, string> = {}
+    for (const [name, value] of plan.pairs) {
+      const key = name.toLowerCase()
+      if (key === lower || drop.includes(key)) continue
+      headers[name] = name in headers ? `${headers[name]}, ${value}` : value
+    }
+    if (allowed) headers[header] = scheme ? `${scheme} ${token.value}` : token.value
+    return headers
+  }
+
+  /** The body for the next attempt: a ReadableStream is teed, one branch sent, the other kept for the next. */
+  function nextBody(plan: Plan): BodyInit | null | undefined {
+    if (!plan.spare) return plan.body
+    const [branch, rest] = plan.spare.tee()
+    plan.spare = rest
+    return branch
+  }
+
+  /** One attempt with `token`, its redirects not followed yet (see `follow`). */
+  function attempt(plan: Plan, token: AccessToken): Promise<Response> {
+    if (plan.sent && plan.kind === 'stream') return Promise.reject(notReplayable('fetch', 'it was refused (401)'))
+    plan.sent = true
+    const init: RequestInit = { ...plan.init, headers: headersFor(plan, token, true) }
+    if (plan.kind !== 'none' && plan.kind !== 'request') init.body = nextBody(plan)
+    if (plan.follow) init.redirect = 'manual'
+    return send(plan.request ? (plan.request.clone() as unknown as Request) : plan.input, init)
+  }
+
+  /** Follows redirects as the Fetch standard does, the token on each hop only to an allowed origin. */
+  async function follow(plan: Plan, token: AccessToken, response: Response): Promise<Response> {
+    let current = plan.url
+    for (let hops = 0; redirected(response); hops++) {
+      if (response.type === 'opaqueredirect') {
+        // A page hid where it goes; letting it follow would carry a header the browser keeps across origins.
+        throw new AuthError('REDIRECT_BLOCKED', `authFetch: ${plan.method} ${current} was redirected; with the token in "${header}" the browser would carry it to wherever the redirect goes, so it is not followed`)
+      }
+      const location = response.headers.get('location')
+      if (location === null) break
+      if (hops === MAX_REDIRECTS) throw new TypeError(`authFetch: more than ${MAX_REDIRECTS} redirects from ${plan.url}`)
+      const next = new URL(location, response.url || current).href
+      discard(response)
+      const drop: string[] = originOf(next) === originOf(current) ? [] : [...CROSS_ORIGIN_DROPPED]
+      let body: BodyInit | null | undefined
+      if (response.status === 303 ? plan.method !== 'GET' && plan.method !== 'HEAD' : response.status <= 302 && plan.method === 'POST') {
+        // Fetch: 303 (and 301/302 after a POST) become a GET without a body.
+        plan.method = 'GET'
+        drop.push(...BODY_HEADERS)
+      } else if (plan.kind === 'stream') {
+        throw notReplayable('fetch', `it was redirected (${response.status})`)
+      } else {
+        body = plan.request ? await plan.request.clone().arrayBuffer() : nextBody(plan)
+        if (body instanceof ArrayBuffer && !body.byteLength) body = undefined
+      }
+      const headers = headersFor(plan, token, isAllowed(next), drop)
+      response = await send(next, { ...plan.init, method: plan.method, headers, body, redirect: 'manual', signal: plan.signal })
+      current = next
+    }
+    return response
+  }
+
   return async function authFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    const request = input instanceof Request ? input : undefined
-    if (!isAllowed(String(request?.url ?? input), allowed)) return send(input, init)
+    const request = requestLike(input)
+    const url = request ? request.url : String(input)
+    if (!isAllowed(url)) return send(input, init)
     const signal = init?.signal ?? request?.signal ?? undefined
     const token = manager.peekToken() ?? (await manager.getToken({ signal }))
     if (!token) {
       const response = await send(input, init)
       // After a terminal failure, a 401 of a request that went without a token is a SessionExpiredError (DESIGN 14).
-      if (await shouldRefresh(response)) await manager.tokenRejected(null, { signal })
+      if (custom ? await refreshNeeded(response) : response.status === 401) await manager.tokenRejected(null, { signal })
       return response
     }
-    // A Request or a stream body can be read once: keep a copy to clone for each attempt.
-    const base =
-      request || typeof (init?.body as ReadableStream | undefined)?.getReader == 'function'
-        ? new Request(input, { ...init, duplex: 'half' } as RequestInit)
-        : undefined
-    const attempt = (token: AccessToken) => {
-      const headers = new Headers(base ? base.headers : init?.headers)
-      headers.set(header, scheme ? `${scheme} ${token.value}` : token.value)
-      return send(base ? new Request(base.clone(), { headers }) : input, base ? undefined : { ...init, headers })
+
+    const body = init?.body
+    const kind = body == null ? (request ? 'request' : 'none') : bodyKind(body)
+    const plan: Plan = {
+      input,
+      init,
+      request,
+      url,
+      signal,
+      // Fetch: `new Request(request, init)` takes init's headers over the request's.
+      pairs: pairsOf(init?.headers !== undefined || !request ? init?.headers : request.headers),
+      body,
+      kind,
+      spare: kind === 'web-stream' ? (body as ReadableStream) : undefined,
+      method: (init?.method ?? request?.method ?? 'GET').toUpperCase(),
+      // Where the runtime would carry the header across a redirect, follow redirects here. Only a page's
+      // fetch drops Authorization across origins by itself (Fetch standard, tested in Chromium); Node 18.0's
+      // did not, and no runtime drops a header of another name.
+      follow: (init?.redirect ?? request?.redirect ?? 'follow') === 'follow' && !(lower === 'authorization' && page()),
+      sent: false,
     }
-    const response = await attempt(token)
-    if (!(await shouldRefresh(response))) return response
-    const next = await manager.tokenRejected(token, { signal })
-    // Its session ended: handed back as fetch gave it, never retried under another session.
-    if (!next) return response
-    // Free the connection of the answer that is thrown away.
-    response.body?.cancel().catch(() => {})
-    return attempt(next)
+    let response: Response
+    try {
+      response = await attempt(plan, token)
+      if (plan.follow && redirected(response)) response = await follow(plan, token, response)
+      if (!(custom ? await refreshNeeded(response) : response.status === 401)) return response
+      const next = await manager.tokenRejected(token, { signal })
+      // Its session ended: handed back as fetch gave it, never retried under another session.
+      if (!next) return response
+      // Free the connection of the answer that is thrown away.
+      discard(response)
+      response = await attempt(plan, next)
+      if (plan.follow && redirected(response)) response = await follow(plan, next, response)
+      return response
+    } finally {
+      plan.spare?.cancel().catch(ignore)
+    }
   } as typeof fetch
+}
+
+/** One request through the adapter: what it was given, and what each attempt needs. */
+interface Plan {
+  input: RequestInfo | URL
+  init: RequestInit | undefined
+  request: RequestLike | undefined
+  url: string
+  signal: AbortSignal | null | undefined
+  pairs: Pairs
+  body: BodyInit | null | undefined
+  kind: 'none' | 'request' | ReturnType<typeof bodyKind>
+  /** A ReadableStream body's branch not sent yet. */
+  spare: ReadableStream | undefined
+  method: string
+  /** Whether redirects are followed here (`redirect: 'manual'`), not by the runtime. */
+  follow: boolean
+  sent: boolean
 }

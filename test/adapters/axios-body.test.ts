@@ -1,10 +1,13 @@
 // attachAxios replays the request body byte for byte on the retry after a refresh,
 // with the method and the user's headers kept. The server logs the raw bytes of both attempts.
+import { Readable } from 'node:stream'
 import axios, { type AxiosInstance, type Method } from 'axios'
-import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest'
-import { createTokenManager, type TokenManager } from '../../src/index.js'
+import FormDataStream from 'form-data'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
+import { AuthError, createTokenManager, type TokenManager } from '../../src/index.js'
 import { attachAxios } from '../../src/adapters/axios.js'
-import { fetchRefresh, startTokenServer, type EchoBody, type LoggedRequest, type TokenServer } from '../helpers/token-server.js'
+import { within } from '../helpers/bounds.js'
+import { fetchRefresh, rejection, startTokenServer, type EchoBody, type LoggedRequest, type TokenServer } from '../helpers/token-server.js'
 
 let server: TokenServer
 let manager: TokenManager
@@ -129,4 +132,42 @@ test('a Buffer (Node)', async () => {
 test('a request without a body keeps having none', async () => {
   const attempts = await replay('delete', undefined)
   sameBytes(attempts, '')
+})
+
+describe('bodies that cannot be sent twice', () => {
+  test('regression: axios with the form-data package — the retry never settled; now its 401 refreshes once, then rejects with BODY_NOT_REPLAYABLE', async () => {
+    const form = new FormDataStream()
+    form.append('name', 'alice')
+    form.append('file', Buffer.from(binary()), { filename: 'photo.bin', contentType: 'application/octet-stream' })
+    const error = await within(5_000, rejection(api.post('/api/echo', form)), 'the request with a form-data body')
+    expect(error).toBeInstanceOf(AuthError)
+    expect((error as AuthError).code).toBe('BODY_NOT_REPLAYABLE')
+    // The cause is the 401, without the request it carried.
+    expect((error as AuthError).cause).toMatchObject({ status: 401 })
+    expect((error as AuthError).cause).not.toHaveProperty('config')
+    const attempts = server.requests('/api/echo')
+    expect(attempts).toHaveLength(1)
+    expect(attempts[0]?.status).toBe(401)
+    expect(attempts[0]?.body.toString('latin1')).toContain('name="file"; filename="photo.bin"')
+    expect(server.stats.refreshCalls).toBe(1)
+    // The caller sends it again, with a new stream: it goes with the new token.
+    const again = new FormDataStream()
+    again.append('name', 'alice')
+    expect((await api.post('/api/echo', again)).status).toBe(200)
+  })
+
+  test('regression: a Node stream body was re-sent as 0 bytes (the caller got 200); now it rejects with BODY_NOT_REPLAYABLE', async () => {
+    const chunks = ['one;', 'two;', 'three']
+    const error = await within(5_000, rejection(api.post('/api/echo', Readable.from(chunks.map((c) => Buffer.from(c))), { headers: { 'Content-Type': 'text/plain' } })))
+    expect((error as AuthError).code).toBe('BODY_NOT_REPLAYABLE')
+    expect(server.requests('/api/echo').map((entry) => [entry.status, entry.body.toString()])).toEqual([[401, 'one;two;three']])
+    expect(server.stats.refreshCalls).toBe(1)
+  })
+
+  test('the global FormData (spec) is replayed, with a new multipart stream per attempt', async () => {
+    const form = new FormData()
+    form.append('name', 'alice')
+    expect((await api.post('/api/echo', form)).status).toBe(200)
+    expect(server.requests('/api/echo').map((entry) => entry.status)).toEqual([401, 200])
+  })
 })

@@ -10,19 +10,9 @@ import {
   type TokenManagerOptions,
 } from '../../src/index.js'
 import { createAuthFetch, type AuthFetchOptions } from '../../src/adapters/fetch.js'
-import {
-  allSettledWithin,
-  errorText,
-  fetchRefresh,
-  rejection,
-  sleep,
-  startTokenServer,
-  until,
-  type EchoBody,
-  type LoggedRequest,
-  type TokenServer,
-} from '../helpers/token-server.js'
-import { bound } from '../helpers/bounds.js'
+import { allSettledWithin, bound, expectWithin, until } from '../helpers/bounds.js'
+import { flush } from '../helpers/core-harness.js'
+import { errorText, fetchRefresh, rejection, startTokenServer, type EchoBody, type LoggedRequest, type TokenServer } from '../helpers/token-server.js'
 
 let server: TokenServer
 let other: TokenServer
@@ -131,14 +121,19 @@ describe('aborts', () => {
     server.expireAll()
     server.setRefreshMode('slow', 1000)
     const controller = new AbortController()
+    const judged = new Promise<void>((resolve) => {
+      const off = manager.on('unauthorized', () => {
+        off()
+        resolve()
+      })
+    })
     const aborted = rejection(authFetch(`${server.url}/api/aborted`, { signal: controller.signal }))
     const kept = authFetch(`${server.url}/api/other`)
-    await until(() => manager.isRefreshing && server.requests('/api/aborted')[0]?.status === 401, 5000, 'the 401')
-    await sleep(50)
+    await judged // its 401 was judged: it waits for the refresh
     const started = Date.now()
     controller.abort()
     const error = await aborted
-    expect(Date.now() - started).toBeLessThan(600)
+    expectWithin(started, 600, 'the abort')
     expect((error as Error).name).toBe('AbortError')
     expect(manager.isRefreshing).toBe(true)
     expect((await kept).status).toBe(200)
@@ -154,11 +149,11 @@ describe('aborts', () => {
     await until(() => manager.isRefreshing, 5000, 'the refresh to start')
     const controller = new AbortController()
     const aborted = rejection(authFetch(new Request(`${server.url}/api/queued`, { signal: controller.signal })))
-    await sleep(100)
+    await flush() // it waits for the token
     const started = Date.now()
     controller.abort()
     const error = await aborted
-    expect(Date.now() - started).toBeLessThan(600)
+    expectWithin(started, 600, 'the abort')
     expect((error as Error).name).toBe('AbortError')
     expect((await first).status).toBe(200)
     expect(server.requests('/api/queued')).toHaveLength(0)
@@ -181,7 +176,7 @@ describe('aborts', () => {
     const started = Date.now()
     controller.abort()
     const error = await aborted
-    expect(Date.now() - started).toBeLessThan(600)
+    expectWithin(started, 600, 'the abort')
     expect((error as Error).name).toBe('AbortError')
     expect(server.stats.refreshCalls).toBe(1)
   })

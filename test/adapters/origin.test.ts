@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vite
 import { createTokenManager, type TokenManager } from '../../src/index.js'
 import { attachAxios } from '../../src/adapters/axios.js'
 import { createAuthFetch } from '../../src/adapters/fetch.js'
-import { isAllowed, normalizeOrigins, originOf } from '../../src/adapters/internal/origin.js'
+import { createOriginCheck, isAllowed, normalizeOrigins, originOf } from '../../src/adapters/internal/origin.js'
 
 afterEach(() => {
   vi.unstubAllGlobals()
@@ -84,6 +84,25 @@ describe('isAllowed without a page (Node)', () => {
     // Without a page the module resolves relative URLs against http://relative.invalid; that
     // placeholder must not make a real absolute URL to that host count as relative.
     expect(isAllowed('http://relative.invalid/collect', [])).toBe(false)
+  })
+})
+
+describe('createOriginCheck (answers remembered per URL)', () => {
+  test('answers as isAllowed, and again when the page or the extra origin (axios baseURL) changes', () => {
+    let baseURL: string | undefined = 'https://base.test'
+    const check = createOriginCheck(['https://api.example.com'], () => baseURL)
+    expect([check('/me'), check('https://base.test/x'), check('https://api.example.com/x'), check('https://evil.test/')]).toEqual([true, true, true, false])
+    baseURL = 'https://other.test'
+    expect([check('https://base.test/x'), check('https://other.test/x')]).toEqual([false, true])
+    vi.stubGlobal('location', { href: 'https://app.example.com/', origin: 'https://app.example.com' })
+    expect([check('//app.example.com/x'), check('https://app.example.com/x')]).toEqual([true, true])
+    vi.stubGlobal('location', { href: 'https://elsewhere.test/', origin: 'https://elsewhere.test' })
+    expect(check('https://app.example.com/x')).toBe(false)
+  })
+
+  test('stays right past its memory limit', () => {
+    const check = createOriginCheck(['https://api.example.com'])
+    for (let i = 0; i < 1_200; i++) expect(check(`https://${i % 2 ? 'api.example.com' : 'evil.test'}/item/${i}`)).toBe(i % 2 === 1)
   })
 })
 

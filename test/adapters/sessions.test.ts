@@ -5,7 +5,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { createTokenManager, SessionExpiredError, type TokenManager, type UnauthorizedOutcome } from '../../src/index.js'
 import { attachAxios } from '../../src/adapters/axios.js'
 import { createAuthFetch } from '../../src/adapters/fetch.js'
-import { fetchRefresh, rejection, startTokenServer, until, type TokenServer } from '../helpers/token-server.js'
+import { until } from '../helpers/bounds.js'
+import { fetchRefresh, rejection, startTokenServer, type TokenServer } from '../helpers/token-server.js'
 
 let server: TokenServer
 const managers: TokenManager[] = []

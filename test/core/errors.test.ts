@@ -120,3 +120,55 @@ describe('isSessionExpired (default terminal test)', () => {
     expect(isSessionExpired(new Error('x', { cause: 'just text' }))).toBe(false)
   })
 })
+
+describe('cause without the request (DESIGN 8)', () => {
+  const secret = 'refresh-SECRET-9f1c'
+
+  it('keeps a cause that carries nothing to drop as it is', () => {
+    const plain = Object.assign(new Error('POST /token answered 400'), { status: 400, error: 'invalid_grant' })
+    expect(new SessionExpiredError({ cause: plain }).cause).toBe(plain)
+    const axiosLike = Object.assign(new Error('x'), { response: { status: 500, data: { error: 'invalid_grant' } } })
+    expect(new SessionExpiredError({ cause: axiosLike }).cause).toBe(axiosLike)
+  })
+
+  it('copies a client error that carries its request, keeping prototype, message, stack, codes and status', () => {
+    class HTTPError extends Error {
+      override name = 'HTTPError'
+      options = { method: 'POST', body: `refresh_token=${secret}` }
+      request = { headers: { cookie: secret } }
+      response = { status: 400, statusText: 'Bad Request', data: { error: 'invalid_grant' }, config: { data: secret } }
+      code = 'ERR_BAD_REQUEST'
+    }
+    const original = new HTTPError('Request failed with status code 400')
+    const error = new SessionExpiredError({ cause: original })
+    const cause = error.cause as HTTPError
+    expect(cause).not.toBe(original)
+    expect(cause).toBeInstanceOf(HTTPError)
+    expect([cause.name, cause.message, cause.code, cause.stack]).toEqual([original.name, original.message, original.code, original.stack])
+    expect(cause.response).toEqual({ status: 400, statusText: 'Bad Request', data: { error: 'invalid_grant' } })
+    expect(cause).not.toHaveProperty('options')
+    expect(cause).not.toHaveProperty('request')
+    expect(JSON.stringify(cause)).not.toContain(secret)
+    expect(isSessionExpired(cause)).toBe(true)
+    // The original is left untouched.
+    expect(original.options.body).toContain(secret)
+  })
+
+  it('drops the body of a 2xx answer (it may hold tokens) and redacts causes of causes', () => {
+    const inner = Object.assign(new Error('bad token response'), { response: { status: 200, data: { access_token: secret } } })
+    const outer = new Error('refresh failed', { cause: inner })
+    const error = new RefreshFailedError('REFRESH_FAILED', 'failed', { cause: outer })
+    const cause = error.cause as Error & { cause: { response: unknown } }
+    expect(cause).not.toBe(outer)
+    expect(cause.message).toBe('refresh failed')
+    expect(cause.cause.response).toEqual({ status: 200, statusText: undefined })
+    expect(JSON.stringify(cause.cause)).not.toContain(secret)
+  })
+
+  it('a cause cycle terminates', () => {
+    const looped: Error & { cause?: unknown; config?: unknown } = new Error('loop')
+    looped.cause = looped
+    looped.config = { data: secret }
+    expect(() => new RefreshFailedError('REFRESH_FAILED', 'x', { cause: looped })).not.toThrow()
+  })
+})

@@ -179,10 +179,29 @@ export async function startTokenServer(options: TokenServerOptions = {}) {
       res.on('finish', () => {
         entry.status = res.statusCode
       })
+      // ?redirect=<url>&code=307: answers with that redirect, before any check (an open redirect, or a moved
+      // API); ?redirect=self redirects to itself, for ever.
+      const redirect = url.searchParams.get('redirect')
+      if (redirect !== null) {
+        const location = redirect === 'self' ? (req.url ?? '/') : redirect
+        res.writeHead(Number(url.searchParams.get('code') ?? 307), { location, 'access-control-allow-origin': '*' })
+        return res.end()
+      }
       if (url.pathname === '/auth/token' && req.method === 'POST') return refresh(req, res, body)
       if (url.pathname.startsWith('/public/')) {
         // Unprotected: answers with what it saw, for leak checks.
         return json(res, 200, { authorization: req.headers.authorization ?? null })
+      }
+      if (url.pathname === '/graphql') {
+        // A GraphQL server: an unauthenticated query is a 200 whose errors say so (?delay=ms before answering).
+        const claims = authorize(req)
+        await sleep(Number(url.searchParams.get('delay') ?? 0))
+        if (!claims) {
+          stats.unauthorized++
+          return json(res, 200, { data: null, errors: [{ message: 'not signed in', extensions: { code: 'UNAUTHENTICATED' } }] })
+        }
+        stats.authorized++
+        return json(res, 200, { data: { me: { sub: claims.sub } } })
       }
       if (url.pathname.startsWith('/api/')) {
         const delay = Number(url.searchParams.get('delay') ?? 0)

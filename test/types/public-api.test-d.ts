@@ -130,7 +130,7 @@ describe('TokenManager', () => {
 
 describe('errors', () => {
   test('AuthError code union', () => {
-    expectTypeOf<AuthErrorCode>().toEqualTypeOf<'SESSION_EXPIRED' | 'REFRESH_FAILED' | 'REFRESH_TIMEOUT' | 'NOT_SIGNED_IN' | 'DISPOSED'>()
+    expectTypeOf<AuthErrorCode>().toEqualTypeOf<'SESSION_EXPIRED' | 'REFRESH_FAILED' | 'REFRESH_TIMEOUT' | 'NOT_SIGNED_IN' | 'DISPOSED' | 'BODY_NOT_REPLAYABLE' | 'REDIRECT_BLOCKED'>()
     expectTypeOf<AuthError['code']>().toEqualTypeOf<AuthErrorCode>()
     expectTypeOf<AuthError>().toMatchTypeOf<Error>()
   })

@@ -100,3 +100,32 @@ export function isAllowed(url: string, allowed: readonly string[], extra?: strin
   const origin = originOf(url, base)
   return !!origin && origin != 'null' && [originOf(base), extra && originOf(extra, base), ...allowed].includes(origin)
 }
+
+/**
+ * `isAllowed` for one adapter's allowlist, remembering its last answers: an app
+ * calls the same few URLs again and again, and parsing each one is most of an
+ * adapter's own cost per request. What "relative" means (the page) and the
+ * extra origin (axios's baseURL) are checked on every call: when either
+ * changes, the memory starts over. It also does past a few hundred URLs.
+ */
+export function createOriginCheck(origins: readonly string[] | undefined, extra?: () => string | undefined): (url: string) => boolean {
+  const allowed = normalizeOrigins(origins)
+  let seen = new Map<string, boolean>()
+  let seenPage: string | undefined
+  let seenExtra: string | undefined
+  return (url) => {
+    const base = page()
+    const more = extra?.()
+    if (base !== seenPage || more !== seenExtra || seen.size >= 500) {
+      seen = new Map()
+      seenPage = base
+      seenExtra = more
+    }
+    let answer = seen.get(url)
+    if (answer === undefined) {
+      answer = isAllowed(url, allowed, more)
+      seen.set(url, answer)
+    }
+    return answer
+  }
+}

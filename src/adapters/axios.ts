@@ -197,11 +197,14 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
       config.adapter = config.skipAuth ? named : wrap(named)
       // A refresh due soon starts here, in the background, before axios dispatches the request (DESIGN 4):
       // the conformance suite expects the server to see it before the requests' answers come back. The
-      // token itself is asked for again at the adapter. (Not `synchronous: true` either: with axios's
-      // synchronous dispatch the requests overtook the refresh every time.)
+      // token itself is asked for again at the adapter. `synchronous`: no promise hop of axios's own for
+      // this interceptor (npm run bench -- instructions: 370k → 359k instructions a request, the same as
+      // a bare interceptor setting one header).
       if (!config.skipAuth) manager.peekToken()
       return config
     },
+    null,
+    { synchronous: true },
   )
 
   return () => {

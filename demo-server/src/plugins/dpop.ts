@@ -64,7 +64,7 @@ async function dpopPlugin(app: FastifyInstance): Promise<void> {
     const count = countDpopHeaders(request.raw.rawHeaders)
     if (count === 0) return undefined
     if (dpopNonce) reply.header(DPOP_NONCE_HEADER, verifier.nonce())
-    if (count > 1) throw new DpopProofError('invalid_dpop_proof', 'more than one DPoP header')
+    if (count > 1) throw new DpopProofError('invalid_dpop_proof', 'more than one DPoP header', 'Send exactly one DPoP header.')
     return request.headers.dpop as string
   }
 

@@ -5,6 +5,7 @@
  * auth cache still doing its job. Replay across stores and instances, and real
  * HTTP behind a proxy: dpop-store.test.ts.
  */
+import fc from 'fast-check'
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose'
 import type { LightMyRequestResponse } from 'fastify'
 import { describe, expect, it } from 'vitest'
@@ -457,6 +458,72 @@ describe('htu and the server\'s public origin', () => {
     const plain = await setup()
     expectTokenError(await plain.c.login(plain.key, { htu: 'https://demo.example/auth/login', headers: forwarded }), 'invalid_dpop_proof')
     expect((await plain.c.login(plain.key, { headers: forwarded })).statusCode).toBe(200)
+  })
+})
+
+describe('hostile proofs: always a 4xx in the RFC shape, never a 500', () => {
+  /** Every error answer: a 4xx with a documented code. */
+  function expectClean(res: LightMyRequestResponse, label: string): void {
+    expect(res.statusCode, label).toBeGreaterThanOrEqual(400)
+    expect(res.statusCode, label).toBeLessThan(500)
+    expect(ERROR_CODES, label).toContain(res.json().error)
+  }
+
+  it('fuzz: properly signed proofs whose claims and header members are arbitrary JSON', async () => {
+    const { ctx, c, key } = await setup()
+    const access = (await c.login(key)).json().access_token as string
+    const claimNames = fc.constantFrom('jti', 'htm', 'htu', 'iat', 'ath', 'nonce', 'exp', 'nbf')
+    const headerNames = fc.constantFrom('typ', 'jwk', 'crit', 'b64', 'kid', 'x5c', 'jku')
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(claimNames, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }),
+        fc.dictionary(headerNames, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 2 }),
+        fc.constantFrom('login', 'me'),
+        async (claims, header, where) => {
+          let proof: string
+          try {
+            proof = await c.proof(key, where === 'login' ? 'POST' : 'GET', where === 'login' ? '/auth/login' : '/api/me', {
+              claims,
+              header,
+              ...(where === 'me' ? { accessToken: access } : {}),
+            })
+          } catch {
+            return // jose refused to sign it (e.g. an unknown crit): nothing to send
+          }
+          const res =
+            where === 'login'
+              ? await ctx.app.inject({ method: 'POST', url: '/auth/login', payload: DEMO, headers: { dpop: proof } })
+              : await ctx.app.inject({ method: 'GET', url: '/api/me', headers: { authorization: `DPoP ${access}`, dpop: proof } })
+          if (res.statusCode !== 200) expectClean(res, JSON.stringify({ claims, header, where }).slice(0, 200))
+        },
+      ),
+      { numRuns: 150 },
+    )
+  })
+
+  it('fuzz: arbitrary DPoP header values and three-part strings of arbitrary JSON', async () => {
+    const { ctx, c, key } = await setup()
+    const access = (await c.login(key)).json().access_token as string
+    const segment = fc.jsonValue({ maxDepth: 2 }).map((v) => Buffer.from(JSON.stringify(v)).toString('base64url'))
+    const value = fc.oneof(
+      fc.string({ maxLength: 200 }).map((v) => v.replace(/[^\x21-\x7e ]/g, '')),
+      fc.tuple(segment, segment, fc.base64String({ maxLength: 100 })).map(([h, p, sig]) => `${h}.${p}.${sig.replace(/=+$/, '')}`),
+    )
+    await fc.assert(
+      fc.asyncProperty(value, fc.constantFrom('/auth/login', '/auth/token', '/api/me'), async (dpop, url) => {
+        const res =
+          url === '/api/me'
+            ? await ctx.app.inject({ method: 'GET', url, headers: { authorization: `DPoP ${access}`, dpop } })
+            : await ctx.app.inject({
+                method: 'POST',
+                url,
+                payload: url === '/auth/login' ? DEMO : { grant_type: 'refresh_token', refresh_token: 'x'.repeat(43) },
+                headers: { dpop },
+              })
+        if (res.statusCode !== 200) expectClean(res, `${url} ${dpop.slice(0, 80)}`)
+      }),
+      { numRuns: 150 },
+    )
   })
 })
 

@@ -69,6 +69,8 @@ describe.each(factories)('DPoP in the $kind store', ({ open }) => {
       expect(await store.rotate({ ...input })).toEqual({ kind: 'wrong_key', familyId: 'f' })
       expect(await store.rotate({ ...input, dpopJkt: null })).toEqual({ kind: 'wrong_key', familyId: 'f' })
       expect(await store.rotate({ ...input, dpopJkt: 'B' })).toEqual({ kind: 'wrong_key', familyId: 'f' })
+      expect(await store.dpopJktOfToken('t0')).toBe('A')
+      expect(await store.dpopJktOfToken('nope')).toBeUndefined()
       expect((await store.rotate({ ...input, dpopJkt: 'A' })).kind).toBe('rotated')
       // The rotated parent presented without the key: still wrong_key, not reuse; the family lives on.
       expect(await store.rotate({ ...input, newTokenHash: 'x', now: T0 + 2 })).toEqual({ kind: 'wrong_key', familyId: 'f' })
@@ -76,6 +78,7 @@ describe.each(factories)('DPoP in the $kind store', ({ open }) => {
       expect((await store.rotate({ tokenHash: 't1', newTokenHash: 't2', now: T0 + 3, idleTtlMs: 60_000, graceMs: 0, dpopJkt: 'A' })).kind).toBe('rotated')
       // An unbound family takes any key, or none.
       await store.createSession({ familyId: 'g', userId: id, tokenHash: 'u0', now: T0, tokenExpiresAt: T0 + 60_000, familyExpiresAt: T0 + 600_000 })
+      expect(await store.dpopJktOfToken('u0')).toBeNull()
       expect((await store.rotate({ tokenHash: 'u0', newTokenHash: 'u1', now: T0 + 1, idleTtlMs: 60_000, graceMs: 0, dpopJkt: 'Z' })).kind).toBe('rotated')
       expect((await store.rotate({ tokenHash: 'u1', newTokenHash: 'u2', now: T0 + 2, idleTtlMs: 60_000, graceMs: 0 })).kind).toBe('rotated')
     } finally {

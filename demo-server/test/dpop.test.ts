@@ -146,6 +146,29 @@ describe('token endpoints with a DPoP proof (RFC 9449 §5)', () => {
     })
   })
 
+  it('logout of a bound session needs a proof by its key: a stolen refresh token alone cannot end it', async () => {
+    const { ctx, c, key } = await setup()
+    const login = (await c.login(key)).json()
+    const logout = async (who: DpopClientKey | null) =>
+      ctx.app.inject({
+        method: 'POST',
+        url: '/auth/logout',
+        payload: { refresh_token: login.refresh_token },
+        headers: who ? { dpop: await c.proof(who, 'POST', '/auth/logout') } : {},
+      })
+    expectTokenError(await logout(null), 'invalid_dpop_proof')
+    expectTokenError(await logout(await dpopKey()), 'invalid_dpop_proof')
+    expect((await c.me(key, login.access_token)).statusCode).toBe(200)
+    const done = await logout(key)
+    expect(done.statusCode).toBe(204)
+    expect((await c.me(key, login.access_token)).statusCode).toBe(401)
+    // Unbound sessions and unknown tokens: 204 without a proof, as before.
+    const bearer = (await c.login(null)).json()
+    expect((await ctx.logout(bearer.refresh_token)).statusCode).toBe(204)
+    expect((await ctx.me(bearer.access_token)).statusCode).toBe(401)
+    expect((await ctx.logout('x'.repeat(43))).statusCode).toBe(204)
+  })
+
   it('an unbound family (login without a proof) refreshed with a proof: a DPoP access token, the family stays unbound', async () => {
     const { c, key } = await setup()
     const login = (await c.login(null)).json()

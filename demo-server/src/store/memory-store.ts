@@ -158,6 +158,12 @@ export function createMemoryStore(): Store {
       assertOpen()
       return tokens.get(tokenHash)?.familyId
     },
+    async dpopJktOfToken(tokenHash) {
+      assertOpen()
+      const token = tokens.get(tokenHash)
+      const family = token ? families.get(token.familyId) : undefined
+      return family ? family.dpopJkt : undefined
+    },
     async revokeFamilyByToken(tokenHash, now, reason) {
       assertOpen()
       const token = tokens.get(tokenHash)

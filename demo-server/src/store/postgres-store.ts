@@ -125,6 +125,7 @@ const SQL = {
                               WHERE id IN (SELECT family_id FROM t) AND revoked_at IS NULL)
                   SELECT count(*)::int AS found FROM t`,
   familyOfToken: 'SELECT family_id FROM refresh_tokens WHERE token_hash = $1',
+  jktOfToken: 'SELECT f.dpop_jkt FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_hash = $1',
   session: `SELECT f.id, f.user_id, u.username, f.expires_at, f.revoked_at
               FROM token_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1`,
   purgeFamilies: 'DELETE FROM token_families WHERE expires_at <= $1',
@@ -410,6 +411,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
     async familyIdOfToken(tokenHash) {
       return (await query<{ family_id: string }>(named('familyOfToken', [tokenHash])))[0]?.family_id
+    },
+
+    async dpopJktOfToken(tokenHash) {
+      const rows = await query<{ dpop_jkt: string | null }>(named('jktOfToken', [tokenHash]))
+      return rows.length === 0 ? undefined : rows[0]!.dpop_jkt
     },
 
     async revokeFamilyByToken(tokenHash, now, reason) {

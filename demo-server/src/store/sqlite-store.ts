@@ -171,6 +171,9 @@ export function openSqliteStore(path: string): Store {
     revokeFamily: db.prepare(
       'UPDATE token_families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL',
     ),
+    jktOfToken: db.prepare<[string], { dpop_jkt: string | null }>(
+      'SELECT f.dpop_jkt FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_hash = ?',
+    ),
     familyOfToken: db.prepare<[string], { family_id: string }>(
       'SELECT family_id FROM refresh_tokens WHERE token_hash = ?',
     ),
@@ -369,6 +372,9 @@ export function openSqliteStore(path: string): Store {
     },
     async familyIdOfToken(tokenHash) {
       return q.familyOfToken.get(tokenHash)?.family_id
+    },
+    async dpopJktOfToken(tokenHash) {
+      return q.jktOfToken.get(tokenHash)?.dpop_jkt
     },
     async revokeFamilyByToken(tokenHash, now, reason) {
       const row = q.familyOfToken.get(tokenHash)

@@ -151,6 +151,12 @@ export interface Store {
   rotate(input: RotateInput): Promise<RotateResult>
   /** The family (session id) a refresh token of any status belongs to, if any. */
   familyIdOfToken(tokenHash: string): Promise<string | undefined>
+  /**
+   * The DPoP key thumbprint the family of a refresh token (any status) is bound to: null when
+   * unbound, undefined for an unknown token. (Logout checks it: a stolen bound token alone
+   * cannot end the session.)
+   */
+  dpopJktOfToken(tokenHash: string): Promise<string | null | undefined>
   /** Revokes the family the token belongs to (any status). Returns whether a family was found. */
   revokeFamilyByToken(tokenHash: string, now: number, reason: RevokeReason): Promise<boolean>
   /** The session (family) an access token's `sid` names, revoked or not; undefined once deleted. */

@@ -9,7 +9,9 @@ import fc from 'fast-check'
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose'
 import type { LightMyRequestResponse } from 'fastify'
 import { describe, expect, it } from 'vitest'
-import type { AppOptions } from '../src/app.ts'
+import { buildApp, type AppOptions } from '../src/app.ts'
+import { ConfigError, loadConfig } from '../src/config.ts'
+import { createMemoryStore } from '../src/store/memory-store.ts'
 import { ERROR_CODES } from '../src/errors.ts'
 import { DPOP_IAT_WINDOW_SECONDS } from '../src/tokens/dpop.ts'
 import { DEMO, build, type TestContext } from './helpers/build.ts'
@@ -547,6 +549,29 @@ describe('hostile proofs: always a 4xx in the RFC shape, never a 500', () => {
       }),
       { numRuns: 150 },
     )
+  })
+})
+
+describe('configuration', () => {
+  it('DPOP, DPOP_NONCE, DPOP_NONCE_ROTATION and PUBLIC_ORIGIN are read and checked', () => {
+    expect(loadConfig({}).app).toMatchObject({ dpop: 'allowed', dpopNonce: true, dpopNonceRotationMs: 300_000, publicOrigins: [] })
+    expect(
+      loadConfig({ DPOP: 'required', DPOP_NONCE: 'false', DPOP_NONCE_ROTATION: '30s', PUBLIC_ORIGIN: 'https://api.example.com, https://b.example.com:8443' }).app,
+    ).toMatchObject({ dpop: 'required', dpopNonce: false, dpopNonceRotationMs: 30_000, publicOrigins: ['https://api.example.com', 'https://b.example.com:8443'] })
+    expect(loadConfig({ DPOP: 'off' }).app.dpop).toBe('off')
+    expect(() => loadConfig({ DPOP: 'yes' })).toThrow(new ConfigError('DPOP must be "required", "allowed" or "off" (got "yes")'))
+    expect(() => loadConfig({ DPOP_NONCE: 'maybe' })).toThrow(/DPOP_NONCE must be true or false/)
+    expect(() => loadConfig({ DPOP_NONCE_ROTATION: '0' })).toThrow(/DPOP_NONCE_ROTATION must be greater than zero/)
+    expect(() => loadConfig({ PUBLIC_ORIGIN: 'https://api.example.com/path' })).toThrow(/PUBLIC_ORIGIN: .* must be a bare origin/)
+  })
+
+  it('buildApp refuses a bad dpop mode, a bad public origin and a bad nonce period, naming the option', async () => {
+    const { generateSigningKeys } = await import('../src/tokens/keys.ts')
+    const base = { store: createMemoryStore(), keys: await generateSigningKeys() }
+    await expect(buildApp({ ...base, dpop: 'on' as never })).rejects.toThrow('"dpop" must be "required", "allowed" or "off"')
+    await expect(buildApp({ ...base, publicOrigins: ['api.example.com'] })).rejects.toThrow(/"publicOrigins": "api.example.com" is not a bare origin/)
+    await expect(buildApp({ ...base, publicOrigins: ['https://api.example.com/'] })).rejects.toThrow(/"publicOrigins"/)
+    await expect(buildApp({ ...base, dpopNonceRotationMs: 0 })).rejects.toThrow('"dpopNonceRotationMs" must be a positive number')
   })
 })
 

@@ -68,7 +68,7 @@ function expectDpopChallenge(res: LightMyRequestResponse, error: string, status 
   const header = String(res.headers['www-authenticate'])
   expect(header).toMatch(/^DPoP realm="silent-refresh-demo", /)
   expect(header).toContain(`error="${error}"`)
-  expect(header).toContain('algs="ES256 EdDSA"')
+  expect(header).toContain('algs="ES256 EdDSA Ed25519"')
 }
 
 describe('token endpoints with a DPoP proof (RFC 9449 §5)', () => {
@@ -99,13 +99,14 @@ describe('token endpoints with a DPoP proof (RFC 9449 §5)', () => {
     expect((await c.me(key, res.json().access_token)).statusCode).toBe(200)
   })
 
-  it('EdDSA (Ed25519) proofs are accepted too', async () => {
+  it.each(['EdDSA', 'Ed25519'])('Ed25519 keys are accepted too, with alg %s (RFC 8037, RFC 9864)', async (alg) => {
     const { c } = await setup()
     const ed = await dpopKey('EdDSA')
-    const login = await c.login(ed)
+    const header = { alg }
+    const login = await c.login(ed, { header })
     expect(login.json().token_type).toBe('DPoP')
     expect(claimsOf(login.json().access_token).cnf).toEqual({ jkt: ed.jkt })
-    expect((await c.me(ed, login.json().access_token)).statusCode).toBe(200)
+    expect((await c.me(ed, login.json().access_token, { header })).statusCode).toBe(200)
   })
 
   it('without a proof (DPOP=allowed): a bearer token as before, no cnf, no DPoP-Nonce', async () => {
@@ -199,9 +200,13 @@ describe('proof checks (RFC 9449 §4.3), each refused with 400 invalid_dpop_proo
       const rsa = await generateKeyPair('RS256', { extractable: true })
       return { header: { alg: 'RS256', jwk: await exportJWK(rsa.publicKey) }, signWith: rsa.privateKey }
     }],
-    ['alg Ed25519 (fully specified, RFC 9864; not in the pinned list)', async () => {
+    ['alg ES384 (asymmetric, but not pinned), with a P-384 jwk', async () => {
+      const p384 = await generateKeyPair('ES384', { extractable: true })
+      return { header: { alg: 'ES384', jwk: await exportJWK(p384.publicKey) }, signWith: p384.privateKey }
+    }],
+    ['alg EdDSA with an EC P-256 jwk (the key must have the algorithm\'s shape)', async (key) => {
       const ed = await dpopKey('EdDSA')
-      return { header: { alg: 'Ed25519', jwk: ed.publicJwk }, signWith: ed.privateKey }
+      return { header: { alg: 'EdDSA', jwk: key.publicJwk }, signWith: ed.privateKey }
     }],
     ['jwk carries the private key ("d")', async (key) => {
       const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
@@ -401,7 +406,7 @@ describe('the API with DPoP-bound tokens (RFC 9449 §7)', () => {
     const { ctx } = await setup()
     const res = await ctx.app.inject({ method: 'GET', url: '/api/me' })
     expect(res.statusCode).toBe(401)
-    expect(res.headers['www-authenticate']).toBe('Bearer realm="silent-refresh-demo", DPoP realm="silent-refresh-demo", algs="ES256 EdDSA"')
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="silent-refresh-demo", DPoP realm="silent-refresh-demo", algs="ES256 EdDSA Ed25519"')
   })
 
   it('the auth cache is not defeated: 50 DPoP requests with one token cost one access-token verification', async () => {
@@ -442,7 +447,7 @@ describe('DPOP=required', () => {
     expectDpopChallenge(await ctx.me(access), 'invalid_token')
     const none = await ctx.app.inject({ method: 'GET', url: '/api/me' })
     expect(none.statusCode).toBe(401)
-    expect(none.headers['www-authenticate']).toBe('DPoP realm="silent-refresh-demo", algs="ES256 EdDSA"')
+    expect(none.headers['www-authenticate']).toBe('DPoP realm="silent-refresh-demo", algs="ES256 EdDSA Ed25519"')
     expect((await c.me(key, access)).statusCode).toBe(200)
   })
 

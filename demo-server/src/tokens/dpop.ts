@@ -17,10 +17,13 @@ export const DPOP_TYP = 'dpop+jwt'
 
 /**
  * Algorithms a proof may be signed with: asymmetric only, pinned (never `none`,
- * never HS*: jose refuses anything not listed before it touches a key). ES256 is
- * what browsers' WebCrypto and every DPoP client do; EdDSA (Ed25519) for Node clients.
+ * never HS*: jose refuses anything not listed before it touches a key, and the
+ * key must then have the shape of the algorithm). ES256 is what browsers'
+ * WebCrypto and every DPoP client do; Ed25519 under both its names, `EdDSA`
+ * (RFC 8037) and the fully specified `Ed25519` (RFC 9864, what panva's `dpop`
+ * and oauth4webapi send).
  */
-export const DPOP_ALGORITHMS = ['ES256', 'EdDSA'] as const
+export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'Ed25519'] as const
 
 /**
  * How far a proof's `iat` may be from the server's clock, seconds, either way.
@@ -143,9 +146,11 @@ async function publicKeyOf(header: JWSHeaderParameters, cache: Map<string, Cache
       throw new DpopProofError('invalid_dpop_proof', 'ES256 needs an EC P-256 jwk')
     }
     bare = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }
-  } else {
+  } else if (header.alg === 'EdDSA' || header.alg === 'Ed25519') {
     if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') throw new DpopProofError('invalid_dpop_proof', 'EdDSA needs an OKP Ed25519 jwk')
     bare = { kty: 'OKP', crv: 'Ed25519', x: jwk.x }
+  } else {
+    throw new DpopProofError('invalid_dpop_proof', 'alg not allowed')
   }
   const id = `${bare.kty}.${bare.crv}.${bare.x}.${bare.y ?? ''}`
   const hit = cache.get(id)

@@ -6,11 +6,15 @@
  * instance is refused.
  */
 import type { AddressInfo } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { DEMO, build } from './helpers/build.ts'
 import { dpopKey, makeProof } from './helpers/dpop.ts'
 import { isSessionActive, useStores } from './helpers/stores.ts'
+import { openSqliteStore } from '../src/store/sqlite-store.ts'
 
 const T0 = Date.UTC(2030, 0, 1)
 const factories = useStores()
@@ -127,6 +131,23 @@ describe.each(factories)('DPoP in the $kind store', ({ open }) => {
     const replay = await fetch(`${url}/api/me`, { headers: { authorization: `DPoP ${access}`, dpop: meProof } })
     expect(replay.status).toBe(401)
     expect(replay.headers.get('www-authenticate')).toContain('error="invalid_dpop_proof"')
+  })
+})
+
+describe('two connections on one SQLite file (as two processes)', () => {
+  it('a proof recorded through one is a replay through the other', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dpop-sqlite-'))
+    const [one, two] = [openSqliteStore(join(dir, 'shared.db')), openSqliteStore(join(dir, 'shared.db'))]
+    try {
+      expect(await one.recordDpopProof('shared', T0 + 60_000, T0)).toBe(true)
+      expect(await two.recordDpopProof('shared', T0 + 60_000, T0 + 1)).toBe(false)
+      const both = await Promise.all([one.recordDpopProof('race', T0 + 60_000, T0), two.recordDpopProof('race', T0 + 60_000, T0)])
+      expect(both.filter(Boolean)).toHaveLength(1)
+    } finally {
+      await one.close()
+      await two.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -421,6 +421,19 @@ describe('the API with DPoP-bound tokens (RFC 9449 §7)', () => {
     expect(verifications).toBe(1)
   })
 
+  it('an access token whose cnf is anything but { jkt: <thumbprint> } is invalid, though signed by the server\'s key', async () => {
+    const { ctx, c, key } = await setup()
+    const claims = claimsOf((await c.login(key)).json().access_token as string)
+    const sign = (cnf: unknown) =>
+      new SignJWT({ ...claims, cnf } as Record<string, unknown>).setProtectedHeader({ alg: 'EdDSA', kid: ctx.keys.kid, typ: 'at+jwt' }).sign(ctx.keys.privateKey)
+    for (const cnf of [{ jkt: 'short' }, { jkt: key.jkt, extra: 1 }, { 'x5t#S256': key.jkt }, [key.jkt], key.jkt, null]) {
+      const token = await sign(cnf)
+      expectDpopChallenge(await c.me(key, token), 'invalid_token')
+    }
+    // The same claims with a well-formed cnf: accepted (the check above is about its shape).
+    expect((await c.me(key, await sign({ jkt: key.jkt }))).statusCode).toBe(200)
+  })
+
   it('GET /api/slow checks htu against its own path, query ignored', async () => {
     const { ctx, c, key, access } = await signedIn()
     const proof = await c.proof(key, 'GET', '/api/slow', { accessToken: access })

@@ -17,6 +17,8 @@ import healthRoutes from './routes/health.ts'
 import homeRoutes from './routes/home.ts'
 import demoRoutes from './routes/demo.ts'
 import sdkRoutes from './routes/sdk.ts'
+import dpop from './plugins/dpop.ts'
+import { DEFAULT_DPOP_NONCE_ROTATION_MS, DPOP_MODES } from './tokens/dpop.ts'
 
 export type { AppOptions, ClientTimeouts, RateLimitRule, RefreshTokenTransport } from './options.ts'
 
@@ -52,6 +54,14 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
   if (!Number.isInteger(maxConnectionsPerAddress) || maxConnectionsPerAddress < 0) {
     throw new TypeError('"maxConnectionsPerAddress" must be a whole number >= 0')
   }
+  const dpop = options.dpop ?? 'allowed'
+  if (!DPOP_MODES.includes(dpop)) throw new TypeError('"dpop" must be "required", "allowed" or "off"')
+  const publicOrigins = options.publicOrigins ?? []
+  for (const origin of publicOrigins) {
+    if (typeof origin !== 'string' || !URL.canParse(origin) || new URL(origin).origin !== origin) {
+      throw new TypeError(`"publicOrigins": ${JSON.stringify(origin)} is not a bare origin like https://api.example.com`)
+    }
+  }
   return {
     store: options.store,
     keys: options.keys,
@@ -80,6 +90,10 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
     authCacheSize,
     timeouts,
     maxConnectionsPerAddress,
+    dpop,
+    dpopNonce: options.dpopNonce ?? true,
+    dpopNonceRotationMs: positive('dpopNonceRotationMs', options.dpopNonceRotationMs ?? DEFAULT_DPOP_NONCE_ROTATION_MS),
+    publicOrigins,
   }
 }
 
@@ -145,6 +159,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(connections)
   await app.register(errorHandler)
   await app.register(security)
+  await app.register(dpop)
   await app.register(authenticate)
 
   // Demo-page levers, only when asked for; their hooks must precede the auth and API routes.

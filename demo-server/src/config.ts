@@ -1,6 +1,7 @@
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AppOptions, RateLimitRule } from './options.ts'
+import { DPOP_MODES, type DpopMode } from './tokens/dpop.ts'
 
 /** Default SQLite file: `demo-server/data/demo.db`, wherever the process was started from. */
 export const DEFAULT_DB_PATH = fileURLToPath(new URL('../data/demo.db', import.meta.url))
@@ -174,6 +175,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     throw new ConfigError(`REFRESH_TOKEN_TRANSPORT must be "body" or "cookie" (got "${transport}")`)
   }
 
+  const dpop = get('DPOP') ?? 'allowed'
+  if (!(DPOP_MODES as readonly string[]).includes(dpop)) {
+    throw new ConfigError(`DPOP must be "required", "allowed" or "off" (got "${dpop}")`)
+  }
+
   const ms = (name: string, fallback: string): number => Math.round(parseDuration(name, get(name) ?? fallback) * 1000)
 
   const rule = (maxName: string, maxDefault: number, windowName: string, windowDefault: string): RateLimitRule => ({
@@ -223,6 +229,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
         idleMs: ms('IDLE_TIMEOUT', '60s'),
       },
       maxConnectionsPerAddress: integer('MAX_CONNECTIONS_PER_ADDRESS', get('MAX_CONNECTIONS_PER_ADDRESS') ?? '64', 0, 1_000_000),
+      dpop: dpop as DpopMode,
+      dpopNonce: bool('DPOP_NONCE', get('DPOP_NONCE') ?? 'true'),
+      dpopNonceRotationMs: ms('DPOP_NONCE_ROTATION', '5m'),
+      publicOrigins: origins('PUBLIC_ORIGIN', get('PUBLIC_ORIGIN') ?? ''),
     },
   }
 }

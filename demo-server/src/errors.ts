@@ -10,6 +10,10 @@ export type ErrorCode =
   | 'invalid_grant'
   /** 400: `grant_type` is not `refresh_token` (RFC 6749 §5.2). */
   | 'unsupported_grant_type'
+  /** 400 at the token endpoints, 401 at the API: the DPoP proof is missing (DPOP=required) or invalid (RFC 9449 §5, §7.1). */
+  | 'invalid_dpop_proof'
+  /** 400 at the token endpoints, 401 at the API: the DPoP proof lacks the current server nonce, sent in `DPoP-Nonce` (RFC 9449 §8, §9). */
+  | 'use_dpop_nonce'
   /** 401: login with an unknown user or a wrong password — one answer for both. */
   | 'invalid_credentials'
   /** 401: no bearer token on a protected route (RFC 6750 §3.1: no error code in `WWW-Authenticate`). */
@@ -38,6 +42,8 @@ export const ERROR_CODES = [
   'invalid_request',
   'invalid_grant',
   'unsupported_grant_type',
+  'invalid_dpop_proof',
+  'use_dpop_nonce',
   'invalid_credentials',
   'unauthorized',
   'invalid_token',

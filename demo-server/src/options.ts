@@ -2,6 +2,7 @@ import type { Store } from './store/types.ts'
 import type { SigningKeys } from './tokens/keys.ts'
 import type { PasswordHasher } from './auth/password.ts'
 import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
+import type { DpopMode } from './tokens/dpop.ts'
 
 /** Where the refresh token travels. */
 export type RefreshTokenTransport = 'body' | 'cookie'
@@ -92,6 +93,22 @@ export interface AppOptions {
   timeouts?: ClientTimeouts
   /** Most connections one address (IPv6: one /64) may hold open; 0 for no cap (behind a proxy). @default 64 */
   maxConnectionsPerAddress?: number
+  /**
+   * DPoP (RFC 9449): `allowed` binds tokens to the key of a request's DPoP proof and
+   * issues bearer tokens without one; `required` refuses requests without a proof;
+   * `off` ignores the `DPoP` header and accepts bearer tokens only. @default 'allowed'
+   */
+  dpop?: DpopMode
+  /** Whether DPoP proofs must carry the server's nonce (`DPoP-Nonce`, RFC 9449 §8). @default true */
+  dpopNonce?: boolean
+  /** How often the DPoP nonce changes, ms; a nonce is accepted for its period and the next. @default 300_000 */
+  dpopNonceRotationMs?: number
+  /**
+   * The origins (`https://api.example.com`) this server is reached at, which a DPoP
+   * proof's `htu` must name. Empty: the request's own origin, from `Host` (and, with
+   * `trustProxy`, `X-Forwarded-Proto` and `X-Forwarded-Host`). @default []
+   */
+  publicOrigins?: string[]
 }
 
 /** {@link AppOptions} with every default applied. */

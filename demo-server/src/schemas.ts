@@ -9,7 +9,8 @@ import { Type, type Static } from '@fastify/type-provider-typebox'
 export const TokenResponse = Type.Object(
   {
     access_token: Type.String(),
-    token_type: Type.Literal('Bearer'),
+    // DPoP when the access token is bound to the key of the request's DPoP proof (RFC 9449 §5).
+    token_type: Type.Union([Type.Literal('Bearer'), Type.Literal('DPoP')]),
     expires_in: Type.Integer(),
     refresh_token: Type.Optional(Type.String()),
   },

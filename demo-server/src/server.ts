@@ -112,6 +112,7 @@ async function main(): Promise<void> {
       `  database: ${description}`,
       `  signing key (kid ${keys.kid}): ${keyNote}`,
       `  refresh token transport: ${config.app.refreshTokenTransport}; access token TTL ${config.app.accessTokenTtl}s`,
+      `  DPoP: ${config.app.dpop}${config.app.dpop === 'off' ? '' : `; nonces ${config.app.dpopNonce ? 'required' : 'off'}; htu origin ${config.app.publicOrigins?.length ? config.app.publicOrigins.join(', ') : 'from the request'}`}`,
       `  demo levers (/demo/*): ${config.app.demoLevers ? 'on, for the demo page; each acts on the caller\'s own session' : 'off (npm run demo turns them on)'}`,
       ...warnings,
       '',

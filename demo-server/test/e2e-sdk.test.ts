@@ -191,7 +191,8 @@ describe('silent-refresh SDK (attachAxios + refreshTokenGrant) against the demo 
       expect(isAxiosError(anonymous)).toBe(true)
       if (!isAxiosError(anonymous)) return
       expect(anonymous.response?.status).toBe(401)
-      expect(anonymous.response?.headers['www-authenticate']).toBe('Bearer realm="silent-refresh-demo"')
+      // Both schemes are offered (DPOP=allowed): Bearer first, then DPoP with its algorithms.
+      expect(anonymous.response?.headers['www-authenticate']).toBe('Bearer realm="silent-refresh-demo", DPoP realm="silent-refresh-demo", algs="ES256 EdDSA Ed25519"')
       expect(counts.refresh).toBe(before)
     } finally {
       client.detach()

@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto'
 import { exportJWK } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateSigningKeys } from '../src/tokens/keys.ts'
+import { MIGRATIONS } from '../src/store/postgres-migrations.ts'
+import { dpopKey, makeProof } from './helpers/dpop.ts'
 import { loginAt, loginFrom, meAt, msUntilRefused, refreshAt, startInstance, type Instance } from './helpers/instances.ts'
 import { postgresRequired, postgresUnavailableReason, printSkipNotice, startPostgres, type TestPostgres } from './helpers/postgres.ts'
 
@@ -42,6 +44,8 @@ describe.skipIf(postgresUnavailableReason !== null)('three instances on one Post
       // Every instance signs and verifies with the same key and issuer.
       JWT_PRIVATE_KEY: JSON.stringify(await exportJWK(keys.privateKey)),
       JWT_ISSUER: 'http://127.0.0.1:8080',
+      // As behind one load balancer: a DPoP proof names this origin whichever instance it reaches.
+      PUBLIC_ORIGIN: 'http://127.0.0.1:8080',
       DEMO_USERNAME: USER.username,
       DEMO_PASSWORD: USER.password,
       RATE_LIMIT_LOGIN_MAX: '100000',
@@ -67,9 +71,13 @@ describe.skipIf(postgresUnavailableReason !== null)('three instances on one Post
   it('each instance started on the shared database and reports it', () => {
     const ports = new Set(urls())
     expect(ports.size).toBe(3)
-    for (const i of instances) expect(i.output()).toMatch(/database: PostgreSQL postgres:\/\/postgres@127\.0\.0\.1:\d+\/multi \(pool of 5; (migrations 1, 2, 3, 4, 5 applied|schema up to date); rate limits shared\)/)
+    // Every migration this server knows, whatever their numbers (they need not be contiguous).
+    const applied = `migrations ${MIGRATIONS.map((m) => m.version).join(', ')} applied`
+    for (const i of instances) {
+      expect(i.output()).toMatch(/database: PostgreSQL postgres:\/\/postgres@127\.0\.0\.1:\d+\/multi \(pool of 5; (migrations [\d, ]+ applied|schema up to date); rate limits shared\)/)
+    }
     // Exactly one of them migrated the new database.
-    expect(instances.filter((i) => i.output().includes('migrations 1, 2, 3, 4, 5 applied'))).toHaveLength(1)
+    expect(instances.filter((i) => i.output().includes(applied))).toHaveLength(1)
   })
 
   it('50 concurrent refreshes with one token, spread over the three instances: one rotation, all 50 get its answer', async () => {
@@ -158,6 +166,55 @@ describe.skipIf(postgresUnavailableReason !== null)('three instances on one Post
     const since = performance.now()
     await fetch(`${c}/auth/logout`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: fresh.refresh_token }) })
     for (const ms of await Promise.all([a, b, c].map((url) => msUntilRefused(url, fresh.access_token, since)))) expect(ms).toBeLessThan(1000)
+  })
+
+  it('DPoP across instances: one nonce for all, a proof used at one is refused at the others, a stolen bound refresh token is refused everywhere', async () => {
+    const [a, b, c] = urls() as [string, string, string]
+    const key = await dpopKey()
+    const publicUrl = (path: string): string => `http://127.0.0.1:8080${path}`
+    const body = JSON.stringify(USER)
+    const loginWith = (url: string, dpop: string) => fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', dpop }, body })
+    const refreshWith = (url: string, refreshToken: string, dpop?: string) =>
+      fetch(`${url}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(dpop ? { dpop } : {}) },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+      })
+
+    // A asks for its nonce; B takes it: every instance derives the same nonces from the shared key.
+    const first = await loginWith(a, await makeProof(key, { htm: 'POST', htu: publicUrl('/auth/login'), now: Date.now() }))
+    expect(first.status).toBe(400)
+    expect(((await first.json()) as { error: string }).error).toBe('use_dpop_nonce')
+    const nonce = first.headers.get('dpop-nonce')!
+    const proof = (htm: string, path: string, accessToken?: string) =>
+      makeProof(key, { htm, htu: publicUrl(path), now: Date.now(), nonce, ...(accessToken ? { accessToken } : {}) })
+
+    const loginProof = await proof('POST', '/auth/login')
+    const login = await loginWith(b, loginProof)
+    expect(login.status).toBe(200)
+    const tokens = (await login.json()) as Tokens & { token_type: string }
+    expect(tokens.token_type).toBe('DPoP')
+    // The same proof at another instance: the replay cache is the database.
+    const replayed = await loginWith(c, loginProof)
+    expect(replayed.status).toBe(400)
+    expect(((await replayed.json()) as { error: string }).error).toBe('invalid_dpop_proof')
+
+    // The refresh token stolen: without the key, at any instance, refused and the family untouched.
+    const thief = await dpopKey()
+    for (const url of [a, c]) expect((await refreshWith(url, tokens.refresh_token)).status).toBe(400)
+    expect((await refreshWith(b, tokens.refresh_token, await makeProof(thief, { htm: 'POST', htu: publicUrl('/auth/token'), now: Date.now(), nonce }))).status).toBe(400)
+    const refreshed = await refreshWith(c, tokens.refresh_token, await proof('POST', '/auth/token'))
+    expect(refreshed.status).toBe(200)
+    const access = ((await refreshed.json()) as Tokens).access_token
+
+    const meProof = await proof('GET', '/api/me', access)
+    const me = (url: string) => fetch(`${url}/api/me`, { headers: { authorization: `DPoP ${access}`, dpop: meProof } })
+    expect((await me(a)).status).toBe(200)
+    const again = await me(b)
+    expect(again.status).toBe(401)
+    expect(again.headers.get('www-authenticate')).toContain('error="invalid_dpop_proof"')
+    // Sent as a bearer token it is worth nothing anywhere.
+    for (const url of [a, b, c]) expect((await meAt(url, access)).status).toBe(401)
   })
 
   it('45 concurrent wrong passwords for one account over the three instances: exactly 5 are checked (the limit), 40 get 429', async () => {

@@ -47,10 +47,10 @@ describe('CORS', () => {
     expect(foreign.headers.vary).toContain('Origin')
   })
 
-  it('WWW-Authenticate and Retry-After are exposed to scripts', async () => {
+  it('WWW-Authenticate, Retry-After and DPoP-Nonce are exposed to scripts', async () => {
     ctx = await build()
     const res = await ctx.app.inject({ method: 'GET', url: '/api/me', headers: { origin: 'http://localhost:3000' } })
-    expect(String(res.headers['access-control-expose-headers']).toLowerCase()).toBe('www-authenticate, retry-after')
+    expect(String(res.headers['access-control-expose-headers']).toLowerCase()).toBe('www-authenticate, retry-after, dpop-nonce')
   })
 })
 

@@ -108,6 +108,7 @@ function tracedFetch() {
       const path = new URL(String(input), location.href).pathname
       if (retry) bump('retries')
       log(retry ? 'retry' : 'request', retry ? 'retry' : 'request', `GET ${path}`)
+      logProof(input, init)
       const response = await fetch(input, init)
       if (response.status === 401) {
         bump('unauthorized')
@@ -120,6 +121,32 @@ function tracedFetch() {
       return response
     },
   })
+}
+
+// ---- DPoP (RFC 9449) ----
+// TODO(issue 15): wire the SDK's `silent-refresh/dpop` entry here once it is merged (it is built on
+// another branch): when the checkbox is on, create the manager with its key store and proofs, pass
+// the DPoP-aware grant to `refreshTokenGrant`, sign in with a proof on POST /auth/login, and poll
+// /demo/stats with `Authorization: DPoP` + a proof (a DPoP-bound token sent as Bearer is refused).
+// Until then the checkbox stays disabled, and the timeline already shows the proof of any request
+// that carries a `DPoP` header, decoded (a proof is single-use and signed for one request only).
+const dpopToggle = $('dpop')
+dpopToggle.checked = false
+dpopToggle.disabled = true
+$('dpop-note').textContent = 'needs the silent-refresh/dpop entry (not wired into this page yet)'
+
+function logProof(input, init) {
+  const proof = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined)).get('dpop')
+  if (!proof) return
+  try {
+    const [header, claims] = proof.split('.').slice(0, 2).map((part) => JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))))
+    const fields = [`${claims.htm} ${claims.htu}`, `iat ${claims.iat}`, `jti ${String(claims.jti).slice(0, 8)}…`]
+    if (claims.ath) fields.push(`ath ${claims.ath.slice(0, 8)}…`)
+    if (claims.nonce) fields.push(`nonce ${claims.nonce.slice(0, 8)}…`)
+    log('request', 'DPoP', `${header.alg} key ${header.jwk?.x?.slice(0, 8) ?? '?'}… · ${fields.join(' · ')}`)
+  } catch {
+    log('request', 'DPoP', `an undecodable proof (${proof.length} characters)`)
+  }
 }
 
 async function burst(n, delayMs = 0) {

@@ -60,8 +60,8 @@ async function security(app: FastifyInstance): Promise<void> {
     origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
     credentials: true,
     methods: ['GET', 'POST'],
-    allowedHeaders: ['Authorization', 'Content-Type', CSRF_HEADER],
-    exposedHeaders: ['WWW-Authenticate', 'Retry-After'],
+    allowedHeaders: ['Authorization', 'Content-Type', CSRF_HEADER, 'DPoP'],
+    exposedHeaders: ['WWW-Authenticate', 'Retry-After', 'DPoP-Nonce'],
     maxAge: 600,
   })
 

@@ -8,6 +8,7 @@ interface FamilyRow {
   expiresAt: number
   revokedAt: number | null
   revokedReason: RevokeReason | null
+  dpopJkt: string | null
 }
 
 interface TokenRow {
@@ -32,6 +33,7 @@ export function createMemoryStore(): Store {
   const families = new Map<string, FamilyRow>()
   const tokens = new Map<string, TokenRow>()
   const attempts = new Map<string, { count: number; windowEndsAt: number }>()
+  const dpopProofs = new Map<string, number>()
   const listeners = new Set<RevocationListener>()
   let closed = false
 
@@ -52,6 +54,7 @@ export function createMemoryStore(): Store {
     if (!token) return { kind: 'unknown' }
     const family = families.get(token.familyId)
     if (!family) return { kind: 'unknown' }
+    if (family.dpopJkt !== null && family.dpopJkt !== (input.dpopJkt ?? null)) return { kind: 'wrong_key', familyId: family.id }
     if (family.revokedAt !== null) return { kind: 'revoked', familyId: family.id }
     if (input.now >= family.expiresAt) return { kind: 'expired' }
     if (token.status === 'rotated') {
@@ -109,6 +112,7 @@ export function createMemoryStore(): Store {
         expiresAt: session.familyExpiresAt,
         revokedAt: null,
         revokedReason: null,
+        dpopJkt: session.dpopJkt ?? null,
       })
       tokens.set(session.tokenHash, {
         hash: session.tokenHash,
@@ -154,6 +158,12 @@ export function createMemoryStore(): Store {
       assertOpen()
       return tokens.get(tokenHash)?.familyId
     },
+    async dpopJktOfToken(tokenHash) {
+      assertOpen()
+      const token = tokens.get(tokenHash)
+      const family = token ? families.get(token.familyId) : undefined
+      return family ? family.dpopJkt : undefined
+    },
     async revokeFamilyByToken(tokenHash, now, reason) {
       assertOpen()
       const token = tokens.get(tokenHash)
@@ -182,7 +192,15 @@ export function createMemoryStore(): Store {
         if (!families.has(token.familyId)) tokens.delete(token.hash)
       }
       for (const [key, row] of attempts) if (row.windowEndsAt <= now) attempts.delete(key)
+      for (const [key, expiresAt] of dpopProofs) if (expiresAt <= now) dpopProofs.delete(key)
       return purged
+    },
+    async recordDpopProof(key, expiresAt, now) {
+      assertOpen()
+      const seen = dpopProofs.get(key)
+      if (seen !== undefined && seen > now) return false
+      dpopProofs.set(key, expiresAt)
+      return true
     },
     async watchRevocations(listener) {
       assertOpen()

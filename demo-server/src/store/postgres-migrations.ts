@@ -104,6 +104,22 @@ UPDATE refresh_tokens p SET child_hash = c.token_hash FROM refresh_tokens c WHER
 DROP INDEX refresh_tokens_parent;
 `,
   },
+  // Version 6 is taken by the audit trail (issue 16) on another branch; this one depends on nothing of it.
+  {
+    version: 7,
+    name: 'DPoP: key-bound token families and the proof replay cache',
+    sql: `
+-- RFC 9449 §5: the thumbprint of the key every refresh of the family must prove; NULL = unbound.
+ALTER TABLE token_families ADD COLUMN dpop_jkt text;
+-- RFC 9449 §11.1: one row per DPoP proof (a hash of its key thumbprint and jti) until its iat
+-- leaves the accepted window; shared by every instance, so a proof replayed to another is caught.
+CREATE TABLE dpop_proofs (
+  key        text PRIMARY KEY,
+  expires_at bigint NOT NULL
+);
+CREATE INDEX dpop_proofs_expires ON dpop_proofs (expires_at);
+`,
+  },
 ]
 
 /** Arbitrary constant for `pg_advisory_xact_lock`: "silent-refresh demo migrations". */

@@ -89,7 +89,7 @@ const SQL = {
                RETURNING id`,
   // Login: the family and its first token in one statement (one implicit transaction).
   createSession: `WITH f AS (
-                    INSERT INTO token_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id
+                    INSERT INTO token_families (id, user_id, created_at, expires_at, dpop_jkt) VALUES ($1, $2, $3, $4, $7) RETURNING id
                   )
                   INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
                   SELECT $5, f.id, NULL, 'active', $3, $6 FROM f`,
@@ -104,6 +104,7 @@ const SQL = {
                FROM token_families f
               WHERE t.token_hash = $1 AND t.status = 'active' AND t.expires_at > $2
                 AND f.id = t.family_id AND f.revoked_at IS NULL AND f.expires_at > $2
+                AND (f.dpop_jkt IS NULL OR f.dpop_jkt = $5::text)
           RETURNING t.family_id, f.user_id, f.expires_at AS family_expires_at
            ), child AS (
              INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
@@ -113,7 +114,7 @@ const SQL = {
            SELECT won.family_id, won.user_id, won.family_expires_at, child.expires_at AS token_expires_at FROM won, child`,
   // Why the compare-and-set matched nothing, read after it in the same transaction.
   classify: `SELECT t.family_id, t.status, t.expires_at, t.rotated_at,
-                    f.user_id, f.expires_at AS family_expires_at, f.revoked_at,
+                    f.user_id, f.expires_at AS family_expires_at, f.revoked_at, f.dpop_jkt,
                     c.token_hash AS child_hash, c.status AS child_status, c.expires_at AS child_expires_at
                FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
                LEFT JOIN refresh_tokens c ON c.token_hash = t.child_hash
@@ -124,10 +125,16 @@ const SQL = {
                               WHERE id IN (SELECT family_id FROM t) AND revoked_at IS NULL)
                   SELECT count(*)::int AS found FROM t`,
   familyOfToken: 'SELECT family_id FROM refresh_tokens WHERE token_hash = $1',
+  jktOfToken: 'SELECT f.dpop_jkt FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_hash = $1',
   session: `SELECT f.id, f.user_id, u.username, f.expires_at, f.revoked_at
               FROM token_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1`,
   purgeFamilies: 'DELETE FROM token_families WHERE expires_at <= $1',
   purgeAttempts: 'DELETE FROM login_attempts WHERE window_ends_at <= $1',
+  purgeDpopProofs: 'DELETE FROM dpop_proofs WHERE expires_at <= $1',
+  // A fresh key, or one whose record has expired, is (re)recorded and comes back; a live one does not.
+  recordDpopProof: `INSERT INTO dpop_proofs (key, expires_at) VALUES ($1, $2)
+                    ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE dpop_proofs.expires_at <= $3
+                    RETURNING 1 AS fresh`,
   // Login budgets: make sure every row exists (in key order, so concurrent reservations lock in
   // the same order and cannot deadlock), then lock them all before reading.
   ensureAttempts: `INSERT INTO login_attempts (key, count, window_ends_at)
@@ -174,6 +181,7 @@ interface ClassifyRow {
   user_id: string
   family_expires_at: string
   revoked_at: string | null
+  dpop_jkt: string | null
   child_hash: string | null
   child_status: 'active' | 'rotated' | null
   child_expires_at: string | null
@@ -323,14 +331,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
     async createSession(s) {
       await query(
-        named('createSession', [s.familyId, s.userId, s.now, s.familyExpiresAt, s.tokenHash, Math.min(s.tokenExpiresAt, s.familyExpiresAt)]),
+        named('createSession', [s.familyId, s.userId, s.now, s.familyExpiresAt, s.tokenHash, Math.min(s.tokenExpiresAt, s.familyExpiresAt), s.dpopJkt ?? null]),
         undefined,
         true,
       )
     },
 
     async rotate(input) {
-      const won = (await query<RotatedRow>(named('rotate', [input.tokenHash, input.now, input.newTokenHash, input.idleTtlMs]), undefined, true))[0]
+      const won = (await query<RotatedRow>(named('rotate', [input.tokenHash, input.now, input.newTokenHash, input.idleTtlMs, input.dpopJkt ?? null]), undefined, true))[0]
       if (won) {
         return {
           kind: 'rotated',
@@ -346,6 +354,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return transaction(async (client): Promise<RotateResult> => {
         const found = (await client.query<ClassifyRow>(named('classify', [input.tokenHash]))).rows[0]
         if (!found) return { kind: 'unknown' }
+        if (found.dpop_jkt !== null && found.dpop_jkt !== (input.dpopJkt ?? null)) return { kind: 'wrong_key', familyId: found.family_id }
         if (found.revoked_at !== null) return { kind: 'revoked', familyId: found.family_id }
         if (input.now >= Number(found.family_expires_at)) return { kind: 'expired' }
         if (found.status === 'rotated') {
@@ -404,6 +413,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return (await query<{ family_id: string }>(named('familyOfToken', [tokenHash])))[0]?.family_id
     },
 
+    async dpopJktOfToken(tokenHash) {
+      const rows = await query<{ dpop_jkt: string | null }>(named('jktOfToken', [tokenHash]))
+      return rows.length === 0 ? undefined : rows[0]!.dpop_jkt
+    },
+
     async revokeFamilyByToken(tokenHash, now, reason) {
       const rows = await query<{ found: number }>(named('revokeByToken', [tokenHash, now, reason]), undefined, true)
       return (rows[0]?.found ?? 0) > 0
@@ -429,7 +443,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       )
       await query(SQL.purgeCounters)
       await query(SQL.purgeAttempts, [now])
+      await query(SQL.purgeDpopProofs, [now])
       return rows[0]?.n ?? 0
+    },
+
+    async recordDpopProof(key, expiresAt, now) {
+      // A lost answer is not retried blindly by query() (a write): the client gets a 503 and makes a new proof.
+      return (await query<{ fresh: number }>(named('recordDpopProof', [key, expiresAt, now]), undefined, true)).length === 1
     },
 
     async watchRevocations(listener) {

@@ -20,7 +20,9 @@ CREATE TABLE IF NOT EXISTS token_families (
   created_at     INTEGER NOT NULL,
   expires_at     INTEGER NOT NULL,
   revoked_at     INTEGER,
-  revoked_reason TEXT
+  revoked_reason TEXT,
+  -- DPoP (RFC 9449 §5): thumbprint of the key the family's refreshes must prove; NULL = unbound.
+  dpop_jkt       TEXT
 );
 CREATE TABLE IF NOT EXISTS refresh_tokens (
   token_hash  TEXT PRIMARY KEY,
@@ -52,6 +54,11 @@ CREATE TABLE IF NOT EXISTS login_attempts (
   count          INTEGER NOT NULL,
   window_ends_at INTEGER NOT NULL
 );
+-- The DPoP replay cache: one row per proof (hash of key thumbprint and jti) until it expires.
+CREATE TABLE IF NOT EXISTS dpop_proofs (
+  key        TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
 `
 
 interface TokenJoinRow {
@@ -64,6 +71,7 @@ interface TokenJoinRow {
   user_id: string
   family_expires_at: number
   revoked_at: number | null
+  dpop_jkt: string | null
 }
 
 interface SessionRow {
@@ -90,6 +98,8 @@ function toUser(row: UserRow | undefined): UserRecord | undefined {
  * `parent_hash`, one index less to write at every rotation.
  */
 function upgradeSchema(db: Database.Database): void {
+  const familyColumns = db.prepare<[], { name: string }>('PRAGMA table_info(token_families)').all()
+  if (!familyColumns.some((c) => c.name === 'dpop_jkt')) db.exec('ALTER TABLE token_families ADD COLUMN dpop_jkt TEXT')
   const columns = db.prepare<[], { name: string }>('PRAGMA table_info(refresh_tokens)').all()
   if (columns.some((c) => c.name === 'child_hash')) return
   db.transaction(() => {
@@ -140,14 +150,14 @@ export function openSqliteStore(path: string): Store {
     userById: db.prepare<[string], UserRow>('SELECT id, username, password_hash FROM users WHERE id = ?'),
     insertUser: db.prepare('INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)'),
     updateUser: db.prepare('UPDATE users SET password_hash = ? WHERE id = ?'),
-    insertFamily: db.prepare('INSERT INTO token_families (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)'),
+    insertFamily: db.prepare('INSERT INTO token_families (id, user_id, created_at, expires_at, dpop_jkt) VALUES (?, ?, ?, ?, ?)'),
     insertToken: db.prepare(
       `INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
        VALUES (?, ?, ?, 'active', ?, ?)`,
     ),
     tokenWithFamily: db.prepare<[string], TokenJoinRow>(
       `SELECT t.token_hash, t.family_id, t.status, t.expires_at, t.rotated_at, t.child_hash,
-              f.user_id, f.expires_at AS family_expires_at, f.revoked_at
+              f.user_id, f.expires_at AS family_expires_at, f.revoked_at, f.dpop_jkt
          FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
         WHERE t.token_hash = ?`,
     ),
@@ -160,6 +170,9 @@ export function openSqliteStore(path: string): Store {
     ),
     revokeFamily: db.prepare(
       'UPDATE token_families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL',
+    ),
+    jktOfToken: db.prepare<[string], { dpop_jkt: string | null }>(
+      'SELECT f.dpop_jkt FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_hash = ?',
     ),
     familyOfToken: db.prepare<[string], { family_id: string }>(
       'SELECT family_id FROM refresh_tokens WHERE token_hash = ?',
@@ -177,6 +190,12 @@ export function openSqliteStore(path: string): Store {
     // Keep the last 10,000 revocations: a process further behind than that starts afresh (see poll()).
     pruneRevocations: db.prepare('DELETE FROM revocations WHERE seq <= (SELECT max(seq) FROM revocations) - 10000'),
     purgeAttempts: db.prepare('DELETE FROM login_attempts WHERE window_ends_at <= ?'),
+    purgeDpopProofs: db.prepare('DELETE FROM dpop_proofs WHERE expires_at <= ?'),
+    // A fresh key, or one whose record has expired, is (re)recorded: one changed row. A live one changes nothing.
+    recordDpopProof: db.prepare(
+      `INSERT INTO dpop_proofs (key, expires_at) VALUES (?, ?)
+       ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_proofs.expires_at <= ?`,
+    ),
     attempt: db.prepare<[string], { count: number; window_ends_at: number }>('SELECT count, window_ends_at FROM login_attempts WHERE key = ?'),
     takeAttempt: db.prepare(
       `INSERT INTO login_attempts (key, count, window_ends_at) VALUES (?, ?, ?)
@@ -198,7 +217,7 @@ export function openSqliteStore(path: string): Store {
   })
 
   const createSession = db.transaction((s: NewSession) => {
-    q.insertFamily.run(s.familyId, s.userId, s.now, s.familyExpiresAt)
+    q.insertFamily.run(s.familyId, s.userId, s.now, s.familyExpiresAt, s.dpopJkt ?? null)
     q.insertToken.run(s.tokenHash, s.familyId, null, s.now, Math.min(s.tokenExpiresAt, s.familyExpiresAt))
   })
 
@@ -206,6 +225,7 @@ export function openSqliteStore(path: string): Store {
   const rotateOne = db.transaction((input: RotateInput): RotateResult => {
     const row = q.tokenWithFamily.get(input.tokenHash)
     if (!row) return { kind: 'unknown' }
+    if (row.dpop_jkt !== null && row.dpop_jkt !== (input.dpopJkt ?? null)) return { kind: 'wrong_key', familyId: row.family_id }
     if (row.revoked_at !== null) return { kind: 'revoked', familyId: row.family_id }
     if (input.now >= row.family_expires_at) return { kind: 'expired' }
     if (row.status === 'rotated') {
@@ -353,6 +373,9 @@ export function openSqliteStore(path: string): Store {
     async familyIdOfToken(tokenHash) {
       return q.familyOfToken.get(tokenHash)?.family_id
     },
+    async dpopJktOfToken(tokenHash) {
+      return q.jktOfToken.get(tokenHash)?.dpop_jkt
+    },
     async revokeFamilyByToken(tokenHash, now, reason) {
       const row = q.familyOfToken.get(tokenHash)
       if (!row) return false
@@ -365,9 +388,13 @@ export function openSqliteStore(path: string): Store {
     },
     async purgeExpired(now) {
       q.purgeAttempts.run(now)
+      q.purgeDpopProofs.run(now)
       q.pruneRevocations.run()
       // Families past their absolute end are deleted, not revoked: tokens of them fail on time alone.
       return q.purge.run(now).changes
+    },
+    async recordDpopProof(key, expiresAt, now) {
+      return q.recordDpopProof.run(key, expiresAt, now).changes === 1
     },
     async watchRevocations(listener) {
       if (listeners.size === 0) {

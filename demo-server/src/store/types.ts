@@ -38,6 +38,8 @@ export interface NewSession {
   tokenExpiresAt: number
   /** Epoch ms; absolute end of the family, never extended by rotation. */
   familyExpiresAt: number
+  /** DPoP (RFC 9449 §5): the thumbprint of the key every refresh of this family must prove; absent = unbound. */
+  dpopJkt?: string | null
 }
 
 /** Input of {@link Store.rotate}. */
@@ -60,6 +62,13 @@ export interface RotateInput {
    * same child again instead of counting as reuse. 0 disables it.
    */
   graceMs: number
+  /**
+   * Thumbprint of the key of the request's valid DPoP proof, or null/absent
+   * without one. A family bound to a key (login with a proof) answers
+   * `wrong_key` to anything else, before any other check: nothing is rotated
+   * or revoked by a stolen token presented without its key.
+   */
+  dpopJkt?: string | null
 }
 
 /**
@@ -85,6 +94,8 @@ export type RotateResult =
    * window, or a grandparent): the whole family is revoked now (RFC 9700 §4.14.2).
    */
   | { kind: 'reused'; familyId: string }
+  /** The family is bound to a DPoP key and the request did not prove it; nothing changed. */
+  | { kind: 'wrong_key'; familyId: string }
 
 /** One budget of login attempts: at most `max` per fixed window of `windowMs`, counted under `key`. */
 export interface AttemptBudget {
@@ -140,6 +151,12 @@ export interface Store {
   rotate(input: RotateInput): Promise<RotateResult>
   /** The family (session id) a refresh token of any status belongs to, if any. */
   familyIdOfToken(tokenHash: string): Promise<string | undefined>
+  /**
+   * The DPoP key thumbprint the family of a refresh token (any status) is bound to: null when
+   * unbound, undefined for an unknown token. (Logout checks it: a stolen bound token alone
+   * cannot end the session.)
+   */
+  dpopJktOfToken(tokenHash: string): Promise<string | null | undefined>
   /** Revokes the family the token belongs to (any status). Returns whether a family was found. */
   revokeFamilyByToken(tokenHash: string, now: number, reason: RevokeReason): Promise<boolean>
   /** The session (family) an access token's `sid` names, revoked or not; undefined once deleted. */
@@ -153,7 +170,7 @@ export interface Store {
   reserveAttempts(budgets: readonly AttemptBudget[], now: number): Promise<AttemptReservation>
   /** Gives slots back (the attempt succeeded, so it does not count). Slots of a window that has since ended are dropped. */
   releaseAttempts(slots: readonly AttemptSlot[]): Promise<void>
-  /** Deletes families past their absolute lifetime (and their tokens), and attempt counts of ended windows. Returns how many families. */
+  /** Deletes families past their absolute lifetime (and their tokens), attempt counts of ended windows and expired DPoP proof records. Returns how many families. */
   purgeExpired(now: number): Promise<number>
   /**
    * Pushes every revocation to `listener`: in-process for the memory store; for
@@ -162,6 +179,13 @@ export interface Store {
    * LISTEN/NOTIFY. Resolves once subscribed; the returned function unsubscribes.
    */
   watchRevocations(listener: RevocationListener): Promise<() => Promise<void>>
+  /**
+   * The DPoP replay cache (RFC 9449 §11.1): records a proof's key (a hash of its
+   * key thumbprint and `jti`) until `expiresAt`, epoch ms. True the first time,
+   * false if it is already recorded and not yet expired: a replay. Atomic across
+   * processes and instances. Entries past `expiresAt` go with {@link Store.purgeExpired}.
+   */
+  recordDpopProof(key: string, expiresAt: number, now: number): Promise<boolean>
   /** Throws when the store cannot serve requests (health check). */
   ping(): Promise<void>
   close(): Promise<void>

@@ -17,6 +17,8 @@ export interface AccessTokenClaims {
   jti: string
   /** Session id: the refresh-token family this access token was issued with. */
   sid: string
+  /** DPoP binding (RFC 9449 §6.1): the SHA-256 thumbprint of the key every use must prove. Absent: a bearer token. */
+  cnf?: { jkt: string }
 }
 
 /** Why an access token was refused. `expired` only for an otherwise valid token. */
@@ -35,7 +37,8 @@ export class AccessTokenError extends Error {
 export interface AccessTokens {
   /** Lifetime in seconds (`expires_in`). */
   readonly ttlSeconds: number
-  sign(subject: { sub: string; sid: string }): string
+  /** `jkt`: bind the token to that DPoP key (`cnf.jkt`). */
+  sign(subject: { sub: string; sid: string; jkt?: string | null }): string
   /** Returns the claims or throws an {@link AccessTokenError}; never anything else. */
   verify(token: string): AccessTokenClaims
 }
@@ -112,9 +115,10 @@ export function createAccessTokens(options: {
   return {
     ttlSeconds,
 
-    sign({ sub, sid }) {
+    sign({ sub, sid, jkt }) {
       const iat = Math.floor(now() / 1000)
       const claims: AccessTokenClaims = { iss: issuer, aud: audience, sub, sid, iat, exp: iat + ttlSeconds, jti: randomUUID() }
+      if (jkt) claims.cnf = { jkt }
       const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
       return `${input}.${edSign(null, Buffer.from(input), keys.signingKey).toString('base64url')}`
     },
@@ -140,7 +144,7 @@ export function createAccessTokens(options: {
       if (!valid) throw new AccessTokenError('invalid', 'bad signature')
 
       const claims = canonicalJsonObject(payloadBytes, 'payload')
-      const { iss, aud, sub, sid, jti, iat, exp, nbf } = claims
+      const { iss, aud, sub, sid, jti, iat, exp, nbf, cnf } = claims
       if (iss !== issuer) throw new AccessTokenError('invalid', 'wrong iss')
       if (aud !== audience) throw new AccessTokenError('invalid', 'wrong aud')
       if (!isNonEmptyString(sub) || !isNonEmptyString(sid) || !isNonEmptyString(jti)) throw new AccessTokenError('invalid', 'sub, sid or jti missing')
@@ -149,8 +153,17 @@ export function createAccessTokens(options: {
       const nowSec = Math.floor(now() / 1000)
       if (iat > nowSec + CLOCK_TOLERANCE_SECONDS) throw new AccessTokenError('invalid', 'iat in the future')
       if (nbf !== undefined && (!isTime(nbf) || nbf > nowSec + CLOCK_TOLERANCE_SECONDS)) throw new AccessTokenError('invalid', 'nbf in the future')
+      let binding: { jkt: string } | undefined
+      if (cnf !== undefined) {
+        // Only what this server writes: { jkt: <43-character SHA-256 thumbprint> } and nothing else.
+        const jkt = (cnf as { jkt?: unknown } | null)?.jkt
+        if (typeof cnf !== 'object' || cnf === null || Object.keys(cnf).length !== 1 || typeof jkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(jkt)) {
+          throw new AccessTokenError('invalid', 'cnf is not { jkt }')
+        }
+        binding = { jkt }
+      }
       if (exp <= nowSec - CLOCK_TOLERANCE_SECONDS) throw new AccessTokenError('expired', 'exp passed')
-      return { iss, aud, sub, sid, jti, iat, exp }
+      return binding ? { iss, aud, sub, sid, jti, iat, exp, cnf: binding } : { iss, aud, sub, sid, jti, iat, exp }
     },
   }
 }

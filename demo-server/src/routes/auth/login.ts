@@ -43,6 +43,8 @@ const loginRoute: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { username, password } = request.body
+      // The DPoP proof first: a bad one costs no attempt and no password hash (RFC 9449 §5).
+      const dpopJkt = await app.dpop.atTokenEndpoint(request, reply)
 
       // The attempt takes its slots before the hash, atomically in the store: concurrent guesses
       // cannot all pass a check that runs while the others are still hashing. Unknown and known
@@ -78,9 +80,11 @@ const loginRoute: FastifyPluginAsyncTypebox = async (app) => {
         now,
         tokenExpiresAt: refreshExpiresAt,
         familyExpiresAt,
+        // A public client's refresh tokens are bound to the login's DPoP key, for the family's whole life (RFC 9449 §5).
+        dpopJkt,
       })
-      request.log.info({ sid: familyId, sub: user.id, knownDevice: deviceId !== undefined }, 'login')
-      const body = sendTokens(app, reply, { userId: user.id, familyId, refreshToken, refreshExpiresAt })
+      request.log.info({ sid: familyId, sub: user.id, knownDevice: deviceId !== undefined, dpop: dpopJkt !== null }, 'login')
+      const body = sendTokens(app, reply, { userId: user.id, familyId, refreshToken, refreshExpiresAt, dpopJkt })
       // This browser is now a known device for this user (a fresh cookie at every login).
       reply.setCookie(DEVICE_COOKIE, app.deviceCookies.issue(username), { ...DEVICE_COOKIE_OPTIONS, maxAge: DEVICE_COOKIE_MAX_AGE_SECONDS })
       return body

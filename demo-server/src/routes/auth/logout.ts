@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { HttpError } from '../../errors.ts'
 import { ClientId, MAX_REFRESH_TOKEN_LENGTH } from '../../schemas.ts'
 import { hashRefreshToken, isWellFormedRefreshToken } from '../../tokens/refresh-token.ts'
 import { REFRESH_COOKIE, clearRefreshCookie, noStore } from './token-response.ts'
@@ -30,6 +31,18 @@ const logoutRoute: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const token = request.body.refresh_token ?? request.cookies[REFRESH_COOKIE]
       if (token !== undefined && isWellFormedRefreshToken(token)) {
+        // A session bound to a DPoP key ends only with a proof by that key: a stolen refresh token
+        // alone can neither refresh nor end it (RFC 9449 §5). Nothing is revoked otherwise.
+        if (app.dpop.mode !== 'off') {
+          const bound = await app.store.dpopJktOfToken(hashRefreshToken(token))
+          if (bound) {
+            const jkt = await app.dpop.atTokenEndpoint(request, reply)
+            if (jkt !== bound) {
+              request.log.warn('logout refused: the session is DPoP-bound and no proof by its key came with the request')
+              throw new HttpError(400, 'invalid_dpop_proof', 'This session is bound to a DPoP key: send a DPoP proof signed with it.')
+            }
+          }
+        }
         const found = await app.store.revokeFamilyByToken(hashRefreshToken(token), app.now(), 'logout')
         if (found) request.log.info('logout: token family revoked')
       }

@@ -27,13 +27,14 @@ export function noStore(reply: FastifyReply): FastifyReply {
 export function sendTokens(
   app: FastifyInstance,
   reply: FastifyReply,
-  session: { userId: string; familyId: string; refreshToken: string; refreshExpiresAt: number },
+  session: { userId: string; familyId: string; refreshToken: string; refreshExpiresAt: number; dpopJkt?: string | null },
 ): TokenResponse {
-  const accessToken = app.accessTokens.sign({ sub: session.userId, sid: session.familyId })
+  // With a DPoP proof, the access token is bound to its key (cnf.jkt) and says so in token_type (RFC 9449 §5).
+  const accessToken = app.accessTokens.sign({ sub: session.userId, sid: session.familyId, jkt: session.dpopJkt ?? null })
   noStore(reply)
   const body: TokenResponse = {
     access_token: accessToken,
-    token_type: 'Bearer',
+    token_type: session.dpopJkt ? 'DPoP' : 'Bearer',
     expires_in: app.accessTokens.ttlSeconds,
   }
   if (app.settings.refreshTokenTransport === 'cookie') {

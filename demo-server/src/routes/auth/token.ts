@@ -54,6 +54,8 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
         return new HttpError(400, 'invalid_grant', INVALID_GRANT_DESCRIPTION)
       }
       if (!isWellFormedRefreshToken(presented)) throw invalidGrant()
+      // The proof's key, or null: a family bound at login refuses anything but its own key (store.rotate).
+      const dpopJkt = await app.dpop.atTokenEndpoint(request, reply)
 
       const now = app.now()
       // The child is derived from the presented token: a retry of this rotation names the same child.
@@ -64,6 +66,7 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
         now,
         idleTtlMs: app.settings.refreshTokenTtl * 1000,
         graceMs: app.settings.refreshReuseGraceMs,
+        dpopJkt,
       })
 
       switch (result.kind) {
@@ -75,9 +78,15 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
             familyId: result.familyId,
             refreshToken: next,
             refreshExpiresAt: result.tokenExpiresAt,
+            dpopJkt,
           })
         case 'reused':
           request.log.warn({ sid: result.familyId }, 'refresh token reuse detected: token family revoked')
+          throw invalidGrant()
+        case 'wrong_key':
+          // A stolen refresh token without its key: refused, and the family neither rotated nor revoked (the
+          // thief cannot end the victim's session either). invalid_grant: "issued to another client" (RFC 6749 §5.2).
+          request.log.warn({ sid: result.familyId }, 'DPoP-bound refresh token presented without its key: refused, family untouched')
           throw invalidGrant()
         case 'revoked':
           request.log.info({ sid: result.familyId }, 'refresh token of a revoked family')

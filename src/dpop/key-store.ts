@@ -68,9 +68,13 @@ export function indexedDbKeyStore(database = 'silent-refresh-dpop', idb: IDBFact
     get: (name) => run<DPoPKeyPair | undefined>('readonly', (store) => store.get(name)),
     set: (name, pair) =>
       run('readwrite', (store) => {
-        // add() refuses a name that is taken: the first tab's pair wins, and the transaction goes on.
+        // add() refuses a name that is taken: the first tab's pair wins, and the transaction goes on
+        // (the error neither aborts it nor reaches its onerror).
         const request = store.add(pair, name)
-        request.onerror = (event) => event.preventDefault()
+        request.onerror = (event) => {
+          event.preventDefault()
+          event.stopPropagation()
+        }
       }),
     delete: (name, pair) =>
       run('readwrite', (store) => {

@@ -22,6 +22,8 @@ export interface DpopServerOptions {
   iatWindowSec?: number
   /** The server's clock (ms). @default Date.now */
   now?: () => number
+  /** Answers other GETs (a test page, the SDK's files); undefined: 404. */
+  serve?: (path: string) => { type: string; body: string | Buffer } | undefined
 }
 
 export interface ProofSeen {
@@ -166,6 +168,11 @@ export async function startDpopServer(options: DpopServerOptions = {}) {
       if (claims.gen <= minGeneration) return refuse('invalid_token', ', error_description="expired"')
       stats.resourceOk++
       return send(res, 200, { ok: true, path, method: req.method, body })
+    }
+    const file = req.method === 'GET' ? options.serve?.(path) : undefined
+    if (file) {
+      res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' })
+      return res.end(file.body)
     }
     send(res, 404, { error: 'not_found' })
   }

@@ -1,6 +1,10 @@
 // DPoP (RFC 9449) over real HTTP, through both adapters, against a server that
 // verifies every proof with jose (test/helpers/dpop-server.ts).
 import axios, { AxiosError } from 'axios'
+import ky from 'ky'
+import { ApolloClient, HttpLink, InMemoryCache, gql } from '@apollo/client'
+import { createAuthLink } from '../../src/integrations/apollo/index.js'
+import { createAuthConfig } from '../../src/integrations/urql/index.js'
 import { afterEach, describe, expect, test } from 'vitest'
 import { createTokenManager, fromTokenResponse, refreshTokenGrant, RefreshFailedError, type TokenManager } from '../../src/index.js'
 import { createAuthFetch } from '../../src/adapters/fetch.js'
@@ -151,6 +155,50 @@ describe.each(['fetch', 'axios'] as const)('DPoP through the %s adapter', (adapt
     const send = adapters[adapter](manager, allowed)
     expect((await send(`${auth.url}/api/me`)).status).toBe(200)
     expect([...auth.jkts]).toEqual([first, second])
+  })
+})
+
+describe('DPoP through an integration on createAuthFetch', () => {
+  test('ky: proofs per attempt, a nonce challenge and an expiry at once, one refresh', async () => {
+    const auth = await server({ nonces: true })
+    const { manager } = await session(auth)
+    const api = ky.create({ prefixUrl: auth.url, fetch: createAuthFetch(manager, { allowedOrigins: [auth.url] }), retry: 0 })
+    expect(await api.get('api/me?x=1').json()).toMatchObject({ ok: true, path: '/api/me' })
+    auth.rotateNonce()
+    auth.expireAccessTokens()
+    const results = await Promise.all([1, 2, 3, 4, 5].map((i) => api.post(`api/items/${i}`, { json: { i } }).json<{ body: string }>()))
+    expect(results.map((r) => JSON.parse(r.body))).toEqual([1, 2, 3, 4, 5].map((i) => ({ i })))
+    expect(auth.stats.refreshCalls).toBe(1)
+    // ky hands createAuthFetch a Request: its URL is what the proofs name.
+    expect(auth.proofs.filter((p) => p.path.startsWith('/api/items/')).every((p) => p.payload.htu === `${auth.url}${p.path}` && p.payload.htm === 'POST')).toBe(true)
+  })
+})
+
+describe('DPoP with GraphQL clients', () => {
+  test('Apollo: an HttpLink with fetch: createAuthFetch(manager) signs every attempt', async () => {
+    const auth = await server({ nonces: true })
+    const { manager } = await session(auth)
+    const client = new ApolloClient({ cache: new InMemoryCache(), link: new HttpLink({ uri: `${auth.url}/api/graphql`, fetch: createAuthFetch(manager, { allowedOrigins: [auth.url] }) }) })
+    const query = gql`
+      query Me {
+        me {
+          id
+        }
+      }
+    `
+    auth.rotateNonce()
+    auth.expireAccessTokens()
+    const result = await client.query({ query, fetchPolicy: 'network-only' })
+    expect(result.data).toEqual({ me: { __typename: 'User', id: 'alice' } })
+    expect(auth.stats.refreshCalls).toBe(1)
+    client.stop()
+  })
+
+  test('a link or exchange that cannot sign refuses a signing manager, pointing to createAuthFetch', async () => {
+    const auth = await server()
+    const { manager } = await session(auth)
+    expect(() => createAuthLink(manager)).toThrow(/createAuthFetch\(manager\)/)
+    expect(() => createAuthConfig(manager)).toThrow(TypeError)
   })
 })
 

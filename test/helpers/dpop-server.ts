@@ -167,6 +167,7 @@ export async function startDpopServer(options: DpopServerOptions = {}) {
       if (claims.cnf?.jkt !== proof.jkt) return refuse('invalid_token', ', error_description="key mismatch"')
       if (claims.gen <= minGeneration) return refuse('invalid_token', ', error_description="expired"')
       stats.resourceOk++
+      if (path === '/api/graphql') return send(res, 200, { data: { me: { __typename: 'User', id: 'alice' } } })
       return send(res, 200, { ok: true, path, method: req.method, body })
     }
     const file = req.method === 'GET' ? options.serve?.(path) : undefined

@@ -53,7 +53,7 @@ afterAll(
 
 /** A refresh token for alice, bound to `key`, as a code flow with DPoP would have issued it. */
 async function mintRefreshToken(key: DPoP): Promise<string> {
-  const client = await provider.Client.find('spa')
+  const client = (await provider.Client.find('spa'))!
   const grant = new provider.Grant({ accountId: 'alice', clientId: 'spa' })
   grant.addOIDCScope('openid offline_access')
   const grantId = await grant.save()

@@ -118,7 +118,7 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   const header = options.header ?? 'Authorization'
   const lower = header.toLowerCase()
   const sender = manager.sender
-  const scheme = sender ? sender.scheme : (options.scheme ?? 'Bearer')
+  const scheme = options.scheme ?? sender?.scheme ?? 'Bearer'
   const custom = options.shouldRefresh
   // A per-request baseURL is followed to judge where a request goes, and trusted only if it is an allowed origin.
   const isAllowed = createOriginCheck(options.allowedOrigins, () => instance.defaults.baseURL)

@@ -80,7 +80,7 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
   const header = options.header ?? 'Authorization'
   const lower = header.toLowerCase()
   const sender = manager.sender
-  const scheme = sender ? sender.scheme : (options.scheme ?? 'Bearer')
+  const scheme = options.scheme ?? sender?.scheme ?? 'Bearer'
   const custom = options.shouldRefresh
   const isAllowed = createOriginCheck(options.allowedOrigins)
   const send = (input: RequestInfo | URL, init?: RequestInit) => (options.fetch ?? fetch)(input, init)

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 const BENCHMARKS = {
   bundle: 'bundle.ts',
   overhead: 'overhead.ts',
+  dpop: 'dpop.ts',
   burst: 'burst.ts',
   'late-401': 'late-401.ts',
   memory: 'memory.ts',

@@ -61,8 +61,7 @@ async function mintRefreshToken(key: DPoP): Promise<string> {
   return token.save()
 }
 
-async function signedIn() {
-  const key = dpop()
+async function signedIn(key: DPoP = dpop()) {
   const issued: TokenSet[] = []
   const manager = createTokenManager({ refresh: refreshTokenGrant({ url: `${issuer}/token`, clientId: 'spa', fetch: key.fetch }), sender: key, retry: { attempts: 0 } })
   manager.on('tokens', (tokens) => void issued.push(tokens))
@@ -114,6 +113,14 @@ describe('oidc-provider with DPoP, nonces required, rotating refresh tokens', ()
     expect(answer.status).toBe(400)
     expect(await answer.json()).toMatchObject({ error: 'invalid_grant' })
     await manager.refresh()
+    manager.dispose()
+  })
+
+  test('a client clock an hour behind: the server answers with a nonce, and the nonce carries the proofs', async () => {
+    const { manager, authFetch } = await signedIn(dpop({ now: () => Date.now() - 3_600_000 }))
+    expect((await authFetch(`${issuer}/me`)).status).toBe(200)
+    await manager.refresh()
+    expect((await authFetch(`${issuer}/me`)).status).toBe(200)
     manager.dispose()
   })
 

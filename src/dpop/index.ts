@@ -55,7 +55,7 @@ export interface DPoP extends RequestSender {
 export class DPoPNonceError extends Error {
   readonly code = 'DPOP_NONCE_LOOP'
   constructor(url: string) {
-    super(`dpop: ${url} asked for a new DPoP nonce again after the proof carried the one it gave; not sent a third time`)
+    super(`dpop: ${url.replace(/[?#][^]*$/, '')} asked for a new DPoP nonce again after the proof carried the one it gave; not sent a third time`)
     this.name = 'DPoPNonceError'
   }
 }

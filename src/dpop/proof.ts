@@ -31,7 +31,8 @@ export function htuOf(url: string): string {
   try {
     parsed = new URL(url, base)
   } catch {
-    throw new TypeError(`dpop: cannot make a proof for "${url}": it is not an absolute URL, and there is no page to resolve it against`)
+    // Without the query: it may hold a secret.
+    throw new TypeError(`dpop: cannot make a proof for "${url.replace(/[?#][^]*$/, '')}": it is not an absolute URL, and there is no page to resolve it against`)
   }
   return `${parsed.protocol}//${parsed.host}${parsed.pathname}`
 }

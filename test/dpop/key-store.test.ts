@@ -101,6 +101,12 @@ describe('proof claims', () => {
 
   test('a relative URL without a page is a clear error, not a wrong htu', async () => {
     await expect(dpop().proof('GET', '/api/me')).rejects.toThrow(/not an absolute URL/)
+    // The query is left out of the message: it may hold a secret.
+    const error = await dpop()
+      .proof('GET', '/api/me?access_token=SECRET')
+      .catch((e: unknown) => e as Error)
+    expect(error.message).toContain('"/api/me"')
+    expect(error.message).not.toContain('SECRET')
   })
 
   test('the manager connects the key: a sign-out from a refused refresh forgets it too', async () => {

@@ -144,6 +144,20 @@ describe.each(['fetch', 'axios'] as const)('DPoP through the %s adapter', (adapt
     expect(auth.stats.refreshCalls).toBe(0)
   })
 
+  test('no proof and no token to an origin that is not allowed, nor when signed out', async () => {
+    const auth = await server()
+    const other = await server({ secret: auth.secret })
+    const { manager, allowed } = await session(auth)
+    const send = adapters[adapter](manager, allowed)
+    expect((await send(`${other.url}/api/me`)).status).toBe(401)
+    expect(other.proofs).toEqual([])
+    await manager.clear()
+    const before = auth.proofs.length
+    expect((await send(`${auth.url}/api/me`)).status).toBe(401)
+    expect(auth.proofs.length).toBe(before)
+    expect(auth.stats.refreshCalls).toBe(0)
+  })
+
   test('after a sign-out the next login gets a new key', async () => {
     const auth = await server()
     const { key, manager, allowed } = await session(auth)

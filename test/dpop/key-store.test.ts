@@ -102,9 +102,9 @@ describe('proof claims', () => {
   test('a relative URL without a page is a clear error, not a wrong htu', async () => {
     await expect(dpop().proof('GET', '/api/me')).rejects.toThrow(/not an absolute URL/)
     // The query is left out of the message: it may hold a secret.
-    const error = await dpop()
+    const error = (await dpop()
       .proof('GET', '/api/me?access_token=SECRET')
-      .catch((e: unknown) => e as Error)
+      .catch((e: unknown) => e)) as Error
     expect(error.message).toContain('"/api/me"')
     expect(error.message).not.toContain('SECRET')
   })

@@ -53,7 +53,7 @@ export interface DPoP extends RequestSender {
 
 /** The error `key.fetch` rejects with when the server asks for a new nonce twice in a row. */
 export class DPoPNonceError extends Error {
-  readonly code: 'DPOP_NONCE_LOOP' = 'DPOP_NONCE_LOOP'
+  readonly code = 'DPOP_NONCE_LOOP' as const
   constructor(url: string) {
     super(`dpop: ${url.replace(/[?#][^]*$/, '')} asked for a new DPoP nonce again after the proof carried the one it gave; not sent a third time`)
     this.name = 'DPoPNonceError'

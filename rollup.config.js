@@ -21,6 +21,7 @@ const input = {
   apollo: 'src/integrations/apollo/index.ts',
   urql: 'src/integrations/urql/index.ts',
   'graphql-ws': 'src/integrations/graphql-ws/index.ts',
+  dpop: 'src/dpop/index.ts',
 }
 const external = [
   'axios',

@@ -9,6 +9,7 @@ const entries: Record<string, string> = {
   'silent-refresh/react': 'integrations/react/index.ts',
   'silent-refresh/react-native': 'integrations/react-native/index.ts',
   'silent-refresh/rtk-query': 'integrations/rtk-query/index.ts',
+  'silent-refresh/dpop': 'dpop/index.ts',
 }
 const alias = Object.entries(entries).map(([name, file]) => ({ find: new RegExp(`^${name}$`), replacement: fileURLToPath(new URL(`./src/${file}`, import.meta.url)) }))
 

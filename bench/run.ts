@@ -13,6 +13,7 @@ const BENCHMARKS = {
   bundle: 'bundle.ts',
   overhead: 'overhead.ts',
   instructions: 'instructions.ts',
+  dpop: 'dpop.ts',
   burst: 'burst.ts',
   'late-401': 'late-401.ts',
   memory: 'memory.ts',

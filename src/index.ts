@@ -23,6 +23,7 @@ export type {
   CrossTab,
   CrossTabHost,
   CrossTabLink,
+  RequestSender,
 } from './core/types.js'
 export type { WebStorageLike } from './storage/web.js'
 export type { AsyncStorageLike, SecureStoreLike } from './storage/async.js'

@@ -117,7 +117,8 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   assertManager('attachAxios(instance, manager)', manager)
   const header = options.header ?? 'Authorization'
   const lower = header.toLowerCase()
-  const scheme = options.scheme ?? 'Bearer'
+  const sender = manager.sender
+  const scheme = options.scheme ?? sender?.scheme ?? 'Bearer'
   const custom = options.shouldRefresh
   // A per-request baseURL is followed to judge where a request goes, and trusted only if it is an allowed origin.
   const isAllowed = createOriginCheck(options.allowedOrigins, () => instance.defaults.baseURL)
@@ -149,27 +150,41 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
     const replayable = bodyKind(config.data) !== 'stream'
     let response: AxiosResponse | undefined
     let failure: unknown
-    try {
-      response = await real(config)
-    } catch (error) {
-      failure = error
-      response = (error as AxiosError)?.response
+    /**
+     * One attempt with `token`. A nonce challenge of the `sender` (DPoP) sends
+     * it once more with a fresh proof: not a refresh, not the retry-once.
+     * Resolves `true` when the server asked a second time: hand it back.
+     */
+    const attempt = async (again?: boolean): Promise<boolean> => {
+      if (sender && token) config.headers.set(await sender.headers(config.method!, fullPath(config), token.value))
+      failure = undefined
+      try {
+        response = await real(config)
+      } catch (error) {
+        failure = error
+        response = (error as AxiosError)?.response
+      }
+      if (!response || !token || !sender?.answered(fullPath(config), response)) return false
+      if (again || !replayable) return true
+      return attempt(true)
     }
     const settle = () => {
       if (failure !== undefined) throw failure
       return response!
     }
     // No answer (network, cancel): nothing to refresh.
-    if (!response || !(custom ? await askCustom(config, response, failure) : response.status === 401)) return settle()
+    if ((await attempt()) || !response || !(custom ? await askCustom(config, response, failure) : response.status === 401)) return settle()
     // A request that went without a token: a 401 after a terminal failure is a SessionExpiredError (DESIGN 14).
-    const next = await cancellable(config, (signal) => manager.tokenRejected(token, { signal }))
+    const next = await cancellable(config, (signal) => manager.tokenRejected(token ?? null, { signal }))
     // Its session ended (or it went without a token): handed back as it is, never retried under another session.
     if (!next) return settle()
     // A stream was read by the first try: never re-sent empty, never left waiting for data that will not come.
     if (!replayable) throw notReplayable('axios', 'it was refused (401)', failure)
+    token = next
     current = value(next)
     config.headers.set(header, current)
-    return real(config)
+    await attempt()
+    return settle()
   }
 
   /** Each adapter wrapped once (a config names its adapter by value: the same array or function each time). */

@@ -79,7 +79,8 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
   assertManager('createAuthFetch(manager, options?)', manager)
   const header = options.header ?? 'Authorization'
   const lower = header.toLowerCase()
-  const scheme = options.scheme ?? 'Bearer'
+  const sender = manager.sender
+  const scheme = options.scheme ?? sender?.scheme ?? 'Bearer'
   const custom = options.shouldRefresh
   const isAllowed = createOriginCheck(options.allowedOrigins)
   const send = (input: RequestInfo | URL, init?: RequestInit) => (options.fetch ?? fetch)(input, init)
@@ -96,14 +97,18 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
   }
 
   /** The request's headers without the token header, with it when `allowed`, less `drop`. */
-  function headersFor(plan: Plan, token: AccessToken, allowed: boolean, drop: readonly string[] = []): Record<string, string> {
+  async function headersFor(plan: Plan, token: AccessToken, url: string | false, drop: readonly string[] = []): Promise<Record<string, string>> {
     const headers: Record<string, string> = {}
     for (const [name, value] of plan.pairs) {
       const key = name.toLowerCase()
       if (key === lower || drop.includes(key)) continue
       headers[name] = name in headers ? `${headers[name]}, ${value}` : value
     }
-    if (allowed) headers[header] = scheme ? `${scheme} ${token.value}` : token.value
+    if (url) {
+      headers[header] = scheme ? `${scheme} ${token.value}` : token.value
+      // Proof of possession (DPoP): fresh for each attempt and each hop.
+      if (sender) Object.assign(headers, await sender.headers(plan.method, url, token.value))
+    }
     return headers
   }
 
@@ -115,14 +120,27 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
     return branch
   }
 
-  /** One attempt with `token`, its redirects not followed yet (see `follow`). */
-  function attempt(plan: Plan, token: AccessToken): Promise<Response> {
-    if (plan.sent && plan.kind === 'stream') return Promise.reject(notReplayable('fetch', 'it was refused (401)'))
+  /**
+   * One attempt with `token`, its redirects followed. A nonce challenge of the
+   * `sender` (DPoP) sends it once more: not a refresh, not the retry-once; a
+   * second one marks the plan `challenged`, and the answer is handed back.
+   */
+  async function attempt(plan: Plan, token: AccessToken, again?: boolean): Promise<Response> {
+    if (plan.sent && plan.kind === 'stream') throw notReplayable('fetch', 'it was refused (401)')
     plan.sent = true
-    const init: RequestInit = { ...plan.init, headers: headersFor(plan, token, true) }
+    const init: RequestInit = { ...plan.init, headers: await headersFor(plan, token, plan.url) }
     if (plan.kind !== 'none' && plan.kind !== 'request') init.body = nextBody(plan)
     if (plan.follow) init.redirect = 'manual'
-    return send(plan.request ? (plan.request.clone() as unknown as Request) : plan.input, init)
+    let response = await send(plan.request ? (plan.request.clone() as unknown as Request) : plan.input, init)
+    if (plan.follow && redirected(response)) response = await follow(plan, token, response)
+    if (sender?.answered(plan.url, response)) {
+      if (!again) {
+        discard(response)
+        return attempt(plan, token, true)
+      }
+      plan.challenged = true
+    }
+    return response
   }
 
   /** Follows redirects as the Fetch standard does, the token on each hop only to an allowed origin. */
@@ -150,7 +168,7 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
         body = plan.request ? await plan.request.clone().arrayBuffer() : nextBody(plan)
         if (body instanceof ArrayBuffer && !body.byteLength) body = undefined
       }
-      const headers = headersFor(plan, token, isAllowed(next), drop)
+      const headers = await headersFor(plan, token, isAllowed(next) && next, drop)
       response = await send(next, { ...plan.init, method: plan.method, headers, body, redirect: 'manual', signal: plan.signal })
       current = next
     }
@@ -193,16 +211,13 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
     let response: Response
     try {
       response = await attempt(plan, token)
-      if (plan.follow && redirected(response)) response = await follow(plan, token, response)
-      if (!(custom ? await refreshNeeded(response) : response.status === 401)) return response
+      if (plan.challenged || !(custom ? await refreshNeeded(response) : response.status === 401)) return response
       const next = await manager.tokenRejected(token, { signal })
       // Its session ended: handed back as fetch gave it, never retried under another session.
       if (!next) return response
       // Free the connection of the answer that is thrown away.
       discard(response)
-      response = await attempt(plan, next)
-      if (plan.follow && redirected(response)) response = await follow(plan, next, response)
-      return response
+      return await attempt(plan, next)
     } finally {
       plan.spare?.cancel().catch(ignore)
     }
@@ -225,4 +240,6 @@ interface Plan {
   /** Whether redirects are followed here (`redirect: 'manual'`), not by the runtime. */
   follow: boolean
   sent: boolean
+  /** The server asked for a new nonce twice in a row (DPoP): handed back, not refreshed. */
+  challenged?: boolean
 }

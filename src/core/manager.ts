@@ -504,6 +504,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       return flights.current !== undefined
     },
 
+    sender: options.sender,
+
     getState() {
       if (!isDisposed()) reading()
       if (state) return state
@@ -561,5 +563,6 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     void Promise.resolve().then(() => emit('error', { error, source: 'cross-tab' }))
   }
 
+  options.sender?.connect?.(manager)
   return manager
 }

@@ -159,6 +159,28 @@ export interface RetryOptions {
   cooldownMs?: number
 }
 
+/**
+ * How requests present the token beyond a bearer header: proof of possession
+ * such as DPoP (`dpop()` from "silent-refresh/dpop"). The adapters ask it for
+ * headers on every attempt (a retried request gets fresh ones) and show it
+ * every answer. Generic: the manager only keeps it and connects it.
+ */
+export interface RequestSender {
+  /** The scheme the adapters put before the token, in place of their `scheme` option (e.g. 'DPoP'). */
+  readonly scheme: string
+  /** Headers for one attempt of `method url` with `token`, beside the token header. */
+  headers(method: string, url: string, token: string): Promise<Record<string, string>>
+  /**
+   * Each answer of an attempt (a fetch `Response` or an axios response).
+   * `true`: the server asked for the same attempt again with fresh headers (a
+   * DPoP nonce): the adapter sends it once more, which is not a refresh; a
+   * second `true` for the same attempt hands the answer back.
+   */
+  answered(url: string, response: { status: number; headers: unknown }): boolean
+  /** Called once by the manager (e.g. to forget a key on sign-out). */
+  connect?(manager: TokenManager): void
+}
+
 export interface TokenManagerOptions {
   /** Exchanges the refresh token for new tokens; see `refreshTokenGrant()` for OAuth servers. */
   refresh: RefreshFn
@@ -178,6 +200,8 @@ export interface TokenManagerOptions {
   crossTab?: CrossTab
   /** The clock, for tests. @default Date.now */
   now?: () => number
+  /** Proof of possession on every request, e.g. `dpop()` from "silent-refresh/dpop". The adapters use it. */
+  sender?: RequestSender
 }
 
 export interface TokenManager {
@@ -218,6 +242,8 @@ export interface TokenManager {
   clear(): Promise<void>
   /** Whether a refresh is in flight. */
   readonly isRefreshing: boolean
+  /** The `sender` option, for the adapters. */
+  readonly sender?: RequestSender
   /** The current state; the same object until something changes. */
   getState(): ManagerState
   /** Listens to an event; returns the unsubscribe function. */

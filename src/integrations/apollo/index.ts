@@ -9,7 +9,7 @@
  */
 import { ApolloLink, Observable } from '@apollo/client/core'
 import { isAllowed, normalizeOrigins } from '../../adapters/internal/origin.js'
-import { assertManager } from '../../adapters/internal/wiring.js'
+import { assertManager, assertUnsigned } from '../../adapters/internal/wiring.js'
 import type { AccessToken, TokenManager } from '../../core/types.js'
 import { credentials, isUnauthenticated, type GraphQLAnswer } from '../internal/graphql.js'
 
@@ -62,6 +62,7 @@ interface Sent {
  */
 export function createAuthLink(manager: TokenManager, options: AuthLinkOptions = {}): ApolloLink {
   assertManager('createAuthLink(manager, options?)', manager)
+  assertUnsigned('createAuthLink(manager, options?)', manager)
   const header = options.header ?? 'Authorization'
   const scheme = options.scheme ?? 'Bearer'
   const shouldRefresh = options.shouldRefresh ?? isUnauthenticated

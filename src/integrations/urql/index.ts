@@ -12,7 +12,7 @@
 import { makeOperation, type CombinedError, type Operation } from '@urql/core'
 import type { AuthConfig, AuthUtilities } from '@urql/exchange-auth'
 import { isAllowed, normalizeOrigins } from '../../adapters/internal/origin.js'
-import { assertManager } from '../../adapters/internal/wiring.js'
+import { assertManager, assertUnsigned } from '../../adapters/internal/wiring.js'
 import type { AccessToken, TokenManager, TokenStamp } from '../../core/types.js'
 import { credentials, isUnauthenticated, type GraphQLAnswer } from '../internal/graphql.js'
 
@@ -55,6 +55,7 @@ type Trigger = { kind: 'wait' } | { kind: 'refused'; stamp: TokenStamp | null }
  */
 export function createAuthConfig(manager: TokenManager, options: UrqlAuthOptions = {}): (utilities: AuthUtilities) => Promise<AuthConfig> {
   assertManager('createAuthConfig(manager, options?)', manager)
+  assertUnsigned('createAuthConfig(manager, options?)', manager)
   const header = options.header ?? 'Authorization'
   const scheme = options.scheme ?? 'Bearer'
   const shouldRefresh = options.shouldRefresh ?? isUnauthenticated

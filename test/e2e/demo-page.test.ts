@@ -60,4 +60,42 @@ describe.skipIf(!chromiumPath)('the demo page in Chromium', () => {
     expect(errors).toEqual([])
     await context.close()
   })
+
+  it('with DPoP on: bound tokens, a proof on every request, the nonce answered, one refresh for a burst after expiry', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const errors: string[] = []
+    page.on('pageerror', (error) => errors.push(error.message))
+    await page.goto(server.url)
+    const rotatedBefore = server.stats.rotated
+    // The checkbox reloads the page with the choice stored.
+    await Promise.all([page.waitForEvent('load'), page.locator('#dpop').check()])
+    expect(await page.locator('#dpop').isChecked()).toBe(true)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.locator('#session-card').waitFor({ state: 'visible' })
+
+    // The server bound the session to the page's key: the token alone, as Bearer, is refused.
+    const token = await page.evaluate(() => (window as unknown as { demo: { accessToken: string } }).demo.accessToken)
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { cnf?: { jkt?: string } }
+    expect(claims.cnf?.jkt).toMatch(/^[\w-]{43}$/)
+    const stolen = await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })
+    expect(stolen.status).toBe(401)
+
+    await page.getByRole('button', { name: 'Expire token on server' }).click()
+    await page.locator('#timeline li[data-kind="session"]', { hasText: 'expired' }).waitFor()
+    await page.locator('#burst-size').fill('20')
+    await page.getByRole('button', { name: 'Fire burst' }).click()
+    await expect.poll(() => page.locator('#stat-ok').textContent(), patient).toBe('20')
+    expect(await page.locator('#stat-refreshes').textContent()).toBe('1')
+    expect(server.stats.rotated - rotatedBefore).toBe(1)
+    expect(server.stats.reused).toBe(0)
+    // Every request showed its proof: ES256, bound to the token (ath), with the server's nonce.
+    const proofs = await page.locator('#timeline li', { hasText: 'ES256 key' }).allTextContents()
+    expect(proofs.length).toBeGreaterThan(0)
+    expect(proofs.join('\n')).toMatch(/GET http:\/\/127\.0\.0\.1:\d+\/api\/me.*ath .*nonce /)
+    // The poll of /demo/stats goes with a proof too (a bound token as Bearer is refused).
+    await expect.poll(() => page.locator('#stat-server').textContent(), patient).toBe('1')
+    expect(errors).toEqual([])
+    await context.close()
+  })
 })

@@ -2,6 +2,7 @@
 import { createTokenManager, refreshTokenGrant, webStorage } from '/sdk/index.js'
 import { createAuthFetch } from '/sdk/fetch.js'
 import { crossTab } from '/sdk/cross-tab.js'
+import { dpop } from '/sdk/dpop.js'
 
 const $ = (id) => document.getElementById(id)
 const tabId = Math.random().toString(36).slice(2, 6).toUpperCase()
@@ -57,7 +58,14 @@ $('clear-log').onclick = () => {
 
 // ---- the SDK, set up as an app would, plus tracing ----
 const STORAGE_KEY = 'silent-refresh-demo'
-const grant = refreshTokenGrant({ url: '/auth/token' })
+// DPoP (RFC 9449) is chosen before signing in and kept for the tab's life: a session bound to a key
+// needs that key for every request, so the choice is stored and the page reloads when it changes.
+const DPOP_KEY = 'silent-refresh-demo-dpop'
+const useDpop = localStorage.getItem(DPOP_KEY) === 'on'
+// One key pair for every tab (IndexedDB, the crossTab key's name): the tabs share the bound refresh token.
+const key = useDpop ? dpop({ key: 'demo' }) : null
+const authServerFetch = key ? key.fetch : (input, init) => fetch(input, init)
+const grant = refreshTokenGrant({ url: '/auth/token', fetch: authServerFetch })
 let refreshedHere = null
 const manager = createTokenManager({
   refresh: async (context) => {
@@ -76,6 +84,7 @@ const manager = createTokenManager({
   storage: webStorage(localStorage, STORAGE_KEY),
   crossTab: crossTab({ key: 'demo' }),
   refreshBeforeExpiryMs: 5_000,
+  ...(key ? { sender: key } : {}),
 })
 
 let tokens = null
@@ -99,18 +108,28 @@ manager.on('signedOut', ({ reason }) => {
 manager.on('refreshFailed', ({ error }) => log('failed', 'refresh failed', `${error.code}: ${error.message}`))
 manager.on('error', ({ error, source }) => log('failed', `${source} error`, String(error?.message ?? error)))
 
-/** An authFetch whose every attempt is logged: the first as a request, the second as its retry. */
+/**
+ * An authFetch whose every attempt is logged: the first as a request, the one after a 401 as its
+ * retry. With DPoP, a 401 asking for a new nonce is answered by sending the request again with it:
+ * neither a refresh nor the retry.
+ */
 function tracedFetch() {
   let attempt = 0
+  let nonceRetry = false
   return createAuthFetch(manager, {
     fetch: async (input, init) => {
-      const retry = attempt++ > 0
+      const retry = attempt++ > 0 && !nonceRetry
       const path = new URL(String(input), location.href).pathname
       if (retry) bump('retries')
-      log(retry ? 'retry' : 'request', retry ? 'retry' : 'request', `GET ${path}`)
+      if (nonceRetry) log('request', 'nonce', `GET ${path} again with the server's new DPoP nonce`)
+      else log(retry ? 'retry' : 'request', retry ? 'retry' : 'request', `GET ${path}`)
+      nonceRetry = false
       logProof(input, init)
       const response = await fetch(input, init)
-      if (response.status === 401) {
+      if (response.status === 401 && /use_dpop_nonce/.test(response.headers.get('www-authenticate') ?? '')) {
+        nonceRetry = true
+        log('request', 'DPoP nonce', `${path}: the server asks for its current nonce (401 use_dpop_nonce)`)
+      } else if (response.status === 401) {
         bump('unauthorized')
         log('unauthorized', '401', retry ? `${path}: still 401 after a refresh` : `${path}: token expired → wait for the one shared refresh, retry`)
       } else if (response.ok) {
@@ -124,16 +143,15 @@ function tracedFetch() {
 }
 
 // ---- DPoP (RFC 9449) ----
-// TODO(issue 15): wire the SDK's `silent-refresh/dpop` entry here once it is merged (it is built on
-// another branch): when the checkbox is on, create the manager with its key store and proofs, pass
-// the DPoP-aware grant to `refreshTokenGrant`, sign in with a proof on POST /auth/login, and poll
-// /demo/stats with `Authorization: DPoP` + a proof (a DPoP-bound token sent as Bearer is refused).
-// Until then the checkbox stays disabled, and the timeline already shows the proof of any request
-// that carries a `DPoP` header, decoded (a proof is single-use and signed for one request only).
+// The timeline shows the proof of every request that carries one, decoded (a proof is single-use and
+// signed for one request only). The checkbox takes effect at once, by a reload, only while signed out.
 const dpopToggle = $('dpop')
-dpopToggle.checked = false
-dpopToggle.disabled = true
-$('dpop-note').textContent = 'needs the silent-refresh/dpop entry (not wired into this page yet)'
+dpopToggle.checked = useDpop
+$('dpop-note').textContent = useDpop ? '(tokens bound to a key pair kept in this browser)' : ''
+dpopToggle.onchange = () => {
+  localStorage.setItem(DPOP_KEY, dpopToggle.checked ? 'on' : 'off')
+  location.reload()
+}
 
 function logProof(input, init) {
   const proof = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined)).get('dpop')
@@ -170,7 +188,8 @@ async function burst(n, delayMs = 0) {
 
 // ---- session ----
 async function signIn(username, password) {
-  const response = await fetch('/auth/login', {
+  // Through key.fetch with DPoP on: the login carries a proof, so the server binds the session to the key.
+  const response = await authServerFetch('/auth/login', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username, password }),
@@ -187,9 +206,14 @@ async function signIn(username, password) {
 
 async function signOut() {
   const refreshToken = tokens?.refreshToken
-  await manager.clear() // every tab, at once
-  if (refreshToken) {
-    await fetch('/auth/logout', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: refreshToken }) })
+  try {
+    // Before clear(): a bound session is ended only with a proof of its key (a stolen refresh token alone
+    // cannot sign the user out), and a sign-out of the manager forgets the key.
+    if (refreshToken) {
+      await authServerFetch('/auth/logout', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: refreshToken }) })
+    }
+  } finally {
+    await manager.clear() // every tab, at once
   }
 }
 
@@ -248,7 +272,13 @@ setInterval(render, 200)
 async function pollServer() {
   if (!tokens) return
   try {
-    const response = await fetch('/demo/stats', { headers: { authorization: `Bearer ${tokens.accessToken}` } })
+    const url = new URL('/demo/stats', location.href).href
+    const headers = key
+      ? { authorization: `DPoP ${tokens.accessToken}`, dpop: await key.proof('GET', url, tokens.accessToken) }
+      : { authorization: `Bearer ${tokens.accessToken}` }
+    const response = await fetch(url, { headers })
+    // A new nonce is remembered for the next poll.
+    key?.answered(url, response)
     if (response.ok) $('stat-server').textContent = (await response.json()).refreshes
   } catch {
     // the server is restarting: try again on the next tick

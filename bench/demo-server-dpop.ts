@@ -7,9 +7,7 @@
  * generator's ES256 signing is not counted: what is measured is the server's
  * proof check (ES256 verification, htu, ath) and its replay-cache write.
  *
- *   npx tsx bench/demo-server-dpop.ts     (BENCH_DPOP_ROUNDS, BENCH_DPOP_SECONDS)
- *
- * Not in `npm run bench` (bench/run.ts belongs to another change); run it by hand.
+ *   npm run bench -- demo-dpop     (BENCH_DPOP_ROUNDS, BENCH_DPOP_SECONDS)
  */
 import { createHash, createPrivateKey, randomUUID, sign } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'

@@ -18,6 +18,7 @@ const BENCHMARKS = {
   'late-401': 'late-401.ts',
   memory: 'memory.ts',
   'demo-server': 'demo-server.ts',
+  'demo-dpop': 'demo-server-dpop.ts',
 } as const
 type Name = keyof typeof BENCHMARKS
 const ALIASES: Record<string, Name> = { instr: 'instructions', late: 'late-401', demo: 'demo-server', size: 'bundle' }

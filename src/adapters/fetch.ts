@@ -96,20 +96,21 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
     }
   }
 
-  /** The request's headers without the token header, with it when `allowed`, less `drop`. */
-  async function headersFor(plan: Plan, token: AccessToken, url: string | false, drop: readonly string[] = []): Promise<Record<string, string>> {
+  /** The request's headers without the token header, with it when `url` is allowed one, less `drop`. */
+  function headersFor(plan: Plan, token: AccessToken, url: string | false, drop: readonly string[] = []): Record<string, string> {
     const headers: Record<string, string> = {}
     for (const [name, value] of plan.pairs) {
       const key = name.toLowerCase()
       if (key === lower || drop.includes(key)) continue
       headers[name] = name in headers ? `${headers[name]}, ${value}` : value
     }
-    if (url) {
-      headers[header] = scheme ? `${scheme} ${token.value}` : token.value
-      // Proof of possession (DPoP): fresh for each attempt and each hop.
-      if (sender) Object.assign(headers, await sender.headers(plan.method, url, token.value))
-    }
+    if (url) headers[header] = scheme ? `${scheme} ${token.value}` : token.value
     return headers
+  }
+
+  /** Proof of possession (DPoP): fresh for each attempt and each hop. Without a sender, no promise hop. */
+  async function prove(plan: Plan, token: AccessToken, url: string, headers: Record<string, string>): Promise<void> {
+    Object.assign(headers, await sender!.headers(plan.method, url, token.value))
   }
 
   /** The body for the next attempt: a ReadableStream is teed, one branch sent, the other kept for the next. */
@@ -128,7 +129,8 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
   async function attempt(plan: Plan, token: AccessToken, again?: boolean): Promise<Response> {
     if (plan.sent && plan.kind === 'stream') throw notReplayable('fetch', 'it was refused (401)')
     plan.sent = true
-    const init: RequestInit = { ...plan.init, headers: await headersFor(plan, token, plan.url) }
+    const init: RequestInit = { ...plan.init, headers: headersFor(plan, token, plan.url) }
+    if (sender) await prove(plan, token, plan.url, init.headers as Record<string, string>)
     if (plan.kind !== 'none' && plan.kind !== 'request') init.body = nextBody(plan)
     if (plan.follow) init.redirect = 'manual'
     let response = await send(plan.request ? (plan.request.clone() as unknown as Request) : plan.input, init)
@@ -168,7 +170,9 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
         body = plan.request ? await plan.request.clone().arrayBuffer() : nextBody(plan)
         if (body instanceof ArrayBuffer && !body.byteLength) body = undefined
       }
-      const headers = await headersFor(plan, token, isAllowed(next) && next, drop)
+      const allowed = isAllowed(next)
+      const headers = headersFor(plan, token, allowed && next, drop)
+      if (sender && allowed) await prove(plan, token, next, headers)
       response = await send(next, { ...plan.init, method: plan.method, headers, body, redirect: 'manual', signal: plan.signal })
       current = next
     }

@@ -17,6 +17,8 @@ import healthRoutes from './routes/health.ts'
 import homeRoutes from './routes/home.ts'
 import demoRoutes from './routes/demo.ts'
 import sdkRoutes from './routes/sdk.ts'
+import monitoring from './plugins/monitoring.ts'
+import adminRoutes from './routes/admin.ts'
 
 export type { AppOptions, ClientTimeouts, RateLimitRule, RefreshTokenTransport } from './options.ts'
 
@@ -80,6 +82,7 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
     authCacheSize,
     timeouts,
     maxConnectionsPerAddress,
+    monitoring: options.monitoring ?? {},
   }
 }
 
@@ -146,6 +149,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(errorHandler)
   await app.register(security)
   await app.register(authenticate)
+  await app.register(monitoring)
 
   // Demo-page levers, only when asked for; their hooks must precede the auth and API routes.
   if (resolved.demoLevers) await app.register(demoRoutes)
@@ -162,6 +166,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(wellKnownRoutes, { keys: resolved.keys })
   await app.register(authRoutes, { prefix: '/auth' })
   await app.register(apiRoutes, { prefix: '/api' })
+  // The audit trail, read-only, only with an admin credential: without one these paths are 404s.
+  const { adminToken } = app.settings.monitoring
+  if (adminToken !== undefined) await app.register(adminRoutes, { prefix: '/admin', adminToken })
 
   return app
 }

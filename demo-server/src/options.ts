@@ -2,6 +2,7 @@ import type { Store } from './store/types.ts'
 import type { SigningKeys } from './tokens/keys.ts'
 import type { PasswordHasher } from './auth/password.ts'
 import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
+import type { MonitoringOptions } from './plugins/monitoring.ts'
 
 /** Where the refresh token travels. */
 export type RefreshTokenTransport = 'body' | 'cookie'
@@ -92,6 +93,8 @@ export interface AppOptions {
   timeouts?: ClientTimeouts
   /** Most connections one address (IPv6: one /64) may hold open; 0 for no cap (behind a proxy). @default 64 */
   maxConnectionsPerAddress?: number
+  /** The audit trail, its admin routes and `/metrics` (README "Monitoring"); see {@link MonitoringOptions}. */
+  monitoring?: MonitoringOptions
 }
 
 /** {@link AppOptions} with every default applied. */

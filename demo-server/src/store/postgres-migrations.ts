@@ -104,6 +104,30 @@ UPDATE refresh_tokens p SET child_hash = c.token_hash FROM refresh_tokens c WHER
 DROP INDEX refresh_tokens_parent;
 `,
   },
+  {
+    version: 6,
+    name: 'audit trail of token families',
+    sql: `
+-- Security events of token families (README "Monitoring"), kept AUDIT_RETENTION (30 days) and
+-- deleted in batches by the oldest first. No token, no hash of a token, no password: ids, times,
+-- where from, which instance saw it, and a small JSON detail. No foreign keys: events outlive
+-- the families (purged at their absolute end) and the users they name.
+CREATE TABLE audit_events (
+  id         bigserial PRIMARY KEY,
+  at         bigint NOT NULL,
+  type       text NOT NULL,
+  family_id  text,
+  user_id    text,
+  address    text,
+  user_agent text,
+  instance   text NOT NULL,
+  detail     text
+);
+CREATE INDEX audit_events_user ON audit_events (user_id, id) WHERE user_id IS NOT NULL;
+CREATE INDEX audit_events_family ON audit_events (family_id, id) WHERE family_id IS NOT NULL;
+CREATE INDEX audit_events_at ON audit_events (at);
+`,
+  },
 ]
 
 /** Arbitrary constant for `pg_advisory_xact_lock`: "silent-refresh demo migrations". */

@@ -38,6 +38,8 @@ export interface NewSession {
   tokenExpiresAt: number
   /** Epoch ms; absolute end of the family, never extended by rotation. */
   familyExpiresAt: number
+  /** Who logged in from where: the store writes the `login` audit event with the family, in the same write. Omitted: no event. */
+  audit?: AuditContext
 }
 
 /** Input of {@link Store.rotate}. */
@@ -60,6 +62,8 @@ export interface RotateInput {
    * same child again instead of counting as reuse. 0 disables it.
    */
   graceMs: number
+  /** Who asked from where: the store writes the rotation's audit event (rotated, replayed, reuse, refused) in the same transaction. Omitted: no event. */
+  audit?: AuditContext
 }
 
 /**
@@ -106,6 +110,70 @@ export type AttemptReservation =
   /** `key`'s budget is spent for its current window, which ends in `retryAfterMs`; nothing was taken. */
   | { kind: 'refused'; key: string; retryAfterMs: number }
 
+/**
+ * What an audit event says happened to a token family (see the README's Monitoring section).
+ * Never a token, a hash of one, or a password: ids, times, where from, and small numbers.
+ */
+export type AuditEventType =
+  /** A login succeeded: a family (session) began. */
+  | 'login'
+  /** A login with an unknown user or a wrong password (`userId` null for an unknown user). */
+  | 'login_failed'
+  /** A login refused before the password was checked: an attempt budget is spent. `detail.budget` says which. */
+  | 'login_locked'
+  /** A refresh token was rotated. */
+  | 'rotated'
+  /** A rotated token presented again within the retry window while its child was unused: the lost answer again. */
+  | 'rotation_replayed'
+  /** An already rotated token was presented: the family is revoked. `detail`: replayed and latest generation. */
+  | 'reuse_detected'
+  /** A refresh token of a family already revoked (logout, reuse) was presented. */
+  | 'refresh_after_revocation'
+  /** The family was revoked by a logout. */
+  | 'logout'
+
+/** Where a request came from, for its audit event. */
+export interface AuditContext {
+  /** The client's address as the server sees it (`request.ip`, the proxy's view with `trustProxy`). */
+  address: string | null
+  /** The `User-Agent` header, cut to a bounded length. */
+  userAgent: string | null
+  /** Which server instance saw it (`INSTANCE_ID`). */
+  instance: string
+}
+
+/** Small, fixed facts about an event; never free text from a client. */
+export interface AuditDetail {
+  /** `reuse_detected`: the generation of the presented token (0 = the one issued at login). */
+  replayedGeneration?: number
+  /** `reuse_detected`: the family's newest generation when the replay arrived. */
+  latestGeneration?: number
+  /** `login_locked`: which budget was spent. */
+  budget?: string
+}
+
+/** An audit event to write. */
+export interface AuditEventInput extends AuditContext {
+  /** Epoch ms. */
+  at: number
+  type: AuditEventType
+  familyId: string | null
+  userId: string | null
+  detail: AuditDetail | null
+}
+
+/** An audit event as stored: `id` grows with every event written (the pagination cursor). */
+export interface AuditEvent extends AuditEventInput {
+  id: number
+}
+
+/** {@link Store.listAuditEvents}: by user or by family. */
+export type AuditQuery = ({ userId: string; familyId?: undefined } | { familyId: string; userId?: undefined }) & {
+  /** Only events with a smaller id (the cursor of the previous page). */
+  before?: number
+  limit: number
+}
+
 /** Why a family was revoked. */
 export type RevokeReason = 'logout' | 'reuse'
 
@@ -140,8 +208,11 @@ export interface Store {
   rotate(input: RotateInput): Promise<RotateResult>
   /** The family (session id) a refresh token of any status belongs to, if any. */
   familyIdOfToken(tokenHash: string): Promise<string | undefined>
-  /** Revokes the family the token belongs to (any status). Returns whether a family was found. */
-  revokeFamilyByToken(tokenHash: string, now: number, reason: RevokeReason): Promise<boolean>
+  /**
+   * Revokes the family the token belongs to (any status). Returns whether a family was found.
+   * With `audit`, a family revoked by this call gets its `logout` event in the same write.
+   */
+  revokeFamilyByToken(tokenHash: string, now: number, reason: RevokeReason, audit?: AuditContext): Promise<boolean>
   /** The session (family) an access token's `sid` names, revoked or not; undefined once deleted. */
   findSession(familyId: string): Promise<SessionRecord | undefined>
   /**
@@ -162,6 +233,12 @@ export interface Store {
    * LISTEN/NOTIFY. Resolves once subscribed; the returned function unsubscribes.
    */
   watchRevocations(listener: RevocationListener): Promise<() => Promise<void>>
+  /** Appends one audit event that no other write carries (failed and refused logins). */
+  appendAuditEvent(event: AuditEventInput): Promise<void>
+  /** Audit events of a user or of a family, newest first, with `id < before` when given; at most `limit`. */
+  listAuditEvents(query: AuditQuery): Promise<AuditEvent[]>
+  /** Deletes up to `limit` audit events older than `before` (epoch ms), oldest first. Returns how many. */
+  purgeAuditEvents(before: number, limit: number): Promise<number>
   /** Throws when the store cannot serve requests (health check). */
   ping(): Promise<void>
   close(): Promise<void>

@@ -30,8 +30,11 @@ const logoutRoute: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const token = request.body.refresh_token ?? request.cookies[REFRESH_COOKIE]
       if (token !== undefined && isWellFormedRefreshToken(token)) {
-        const found = await app.store.revokeFamilyByToken(hashRefreshToken(token), app.now(), 'logout')
-        if (found) request.log.info('logout: token family revoked')
+        const found = await app.store.revokeFamilyByToken(hashRefreshToken(token), app.now(), 'logout', app.monitoring.auditContext(request))
+        if (found) {
+          request.log.info('logout: token family revoked')
+          app.monitoring.loggedOut()
+        }
       }
       clearRefreshCookie(reply)
       noStore(reply)

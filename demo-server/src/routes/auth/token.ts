@@ -64,7 +64,9 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
         now,
         idleTtlMs: app.settings.refreshTokenTtl * 1000,
         graceMs: app.settings.refreshReuseGraceMs,
+        audit: app.monitoring.auditContext(request),
       })
+      app.monitoring.refreshed(result, reply)
 
       switch (result.kind) {
         case 'rotated':

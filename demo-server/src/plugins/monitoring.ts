@@ -69,6 +69,8 @@ export interface Monitoring {
   loggedOut(): void
   /** Deletes audit events past the retention, in batches; resolves with how many. */
   cleanup(): Promise<number>
+  /** Resolves when every fire-and-forget audit write started so far has settled (tests; close). */
+  flush(): Promise<void>
 }
 
 declare module 'fastify' {
@@ -176,9 +178,16 @@ async function monitoringPlugin(app: FastifyInstance): Promise<void> {
   const durationOk = metrics?.refreshDuration.labels({ outcome: 'rotated' })
   const durationRejected = metrics?.refreshDuration.labels({ outcome: 'rejected' })
 
+  /** Audit writes in flight (fire-and-forget ones), so that close and tests can wait for them. */
+  const inFlight = new Set<Promise<void>>()
+  function track(work: Promise<void>): void {
+    const settled = work.finally(() => inFlight.delete(settled))
+    inFlight.add(settled)
+  }
+
   /** Fire-and-forget: the request never waits for it and never fails because of it. */
-  function append(request: FastifyRequest, event: Parameters<typeof app.store.appendAuditEvent>[0]): void {
-    app.store.appendAuditEvent(event).catch((err: unknown) => {
+  function append(request: FastifyRequest, event: Parameters<typeof app.store.appendAuditEvent>[0]): Promise<void> {
+    return app.store.appendAuditEvent(event).catch((err: unknown) => {
       metrics?.storeErrors.inc({ operation: 'audit_write' })
       request.log.warn({ type: event.type, error: err instanceof Error ? err.name : 'unknown' }, 'audit event not written')
     })
@@ -206,13 +215,15 @@ async function monitoringPlugin(app: FastifyInstance): Promise<void> {
       const detail: AuditDetail | null = who.budget ? { budget: who.budget } : null
       const type = result === 'failed' ? 'login_failed' : 'login_locked'
       if (who.userId !== undefined || who.username === undefined) {
-        append(request, { ...context, at, type, familyId: null, userId: who.userId ?? null, detail })
+        track(append(request, { ...context, at, type, familyId: null, userId: who.userId ?? null, detail }))
         return
       }
       // A lockout comes before the user is looked up: look it up here, off the request's path.
-      app.store.findUserByUsername(who.username).then(
-        (user) => append(request, { ...context, at, type, familyId: null, userId: user?.id ?? null, detail }),
-        () => append(request, { ...context, at, type, familyId: null, userId: null, detail }),
+      track(
+        app.store.findUserByUsername(who.username).then(
+          (user) => append(request, { ...context, at, type, familyId: null, userId: user?.id ?? null, detail }),
+          () => append(request, { ...context, at, type, familyId: null, userId: null, detail }),
+        ),
       )
     },
     refreshed(result, reply) {
@@ -244,8 +255,13 @@ async function monitoringPlugin(app: FastifyInstance): Promise<void> {
         await new Promise((resolve) => setImmediate(resolve))
       }
     },
+    async flush() {
+      while (inFlight.size > 0) await Promise.all(inFlight)
+    },
   }
   app.decorate('monitoring', monitoring)
+  // The store closes after the app: let the writes still in flight land first.
+  app.addHook('onClose', () => monitoring.flush())
 
   if (options.audit) {
     let timer: NodeJS.Timeout | undefined

@@ -203,7 +203,10 @@ export function createMemoryStore(): Store {
     },
     async purgeAuditEvents(before, limit) {
       assertOpen()
-      const old = events.filter((e) => e.at < before).slice(0, limit)
+      const old = events
+        .filter((e) => e.at < before)
+        .sort((a, b) => a.at - b.at)
+        .slice(0, limit)
       const gone = new Set(old)
       events = events.filter((e) => !gone.has(e))
       return old.length

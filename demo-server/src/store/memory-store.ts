@@ -203,10 +203,7 @@ export function createMemoryStore(): Store {
     },
     async purgeAuditEvents(before, limit) {
       assertOpen()
-      const old = events
-        .filter((e) => e.at < before)
-        .sort((a, b) => a.at - b.at)
-        .slice(0, limit)
+      const old = events.slice(0, limit).filter((e) => e.at < before)
       const gone = new Set(old)
       events = events.filter((e) => !gone.has(e))
       return old.length

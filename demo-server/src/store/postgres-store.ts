@@ -169,7 +169,8 @@ const SQL = {
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
   eventsOfUser: 'SELECT * FROM audit_events WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3',
   eventsOfFamily: 'SELECT * FROM audit_events WHERE family_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3',
-  purgeEvents: 'DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)',
+  // The first `limit` events in insertion order, those of them before the cut (no index on at to pay at every rotation).
+  purgeEvents: 'DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events ORDER BY id LIMIT $2) AND at < $1',
   revokeByToken: `WITH t AS (SELECT family_id FROM refresh_tokens WHERE token_hash = $1),
                        r AS (UPDATE token_families SET revoked_at = $2, revoked_reason = $3
                               WHERE id IN (SELECT family_id FROM t) AND revoked_at IS NULL)

@@ -54,8 +54,11 @@ CREATE TABLE IF NOT EXISTS login_attempts (
 );
 -- The audit trail (README "Monitoring"): security events of token families, kept AUDIT_RETENTION.
 -- No token, no hash of a token, no password: ids, times, where from, and a small JSON detail.
+-- Written inside the rotation's transaction, so every index here is paid by every rotation: the
+-- rowid (no AUTOINCREMENT, which writes sqlite_sequence at every insert) orders events and is the
+-- cursor; retention deletes by rowid (insertion order), so there is no index on at.
 CREATE TABLE IF NOT EXISTS audit_events (
-  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  id         INTEGER PRIMARY KEY,
   at         INTEGER NOT NULL,
   type       TEXT NOT NULL,
   family_id  TEXT,
@@ -67,7 +70,6 @@ CREATE TABLE IF NOT EXISTS audit_events (
 );
 CREATE INDEX IF NOT EXISTS audit_events_user ON audit_events(user_id, id) WHERE user_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_events_family ON audit_events(family_id, id) WHERE family_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events(at);
 `
 
 interface TokenJoinRow {
@@ -232,7 +234,8 @@ export function openSqliteStore(path: string): Store {
     ),
     eventsOfUser: db.prepare<[string, number, number], AuditRow>('SELECT * FROM audit_events WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
     eventsOfFamily: db.prepare<[string, number, number], AuditRow>('SELECT * FROM audit_events WHERE family_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
-    purgeEvents: db.prepare('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ? ORDER BY at LIMIT ?)'),
+    // The first `limit` events in insertion order, those of them before the cut.
+    purgeEvents: db.prepare('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events ORDER BY id LIMIT ?) AND at < ?'),
     // Reuse only (rare): how many rotations led to the presented token (a walk up parent_hash by
     // primary key), and the family's newest generation (its token count, through the family index).
     generation: db.prepare<[string], { n: number }>(
@@ -449,7 +452,7 @@ export function openSqliteStore(path: string): Store {
       return rows.map(toAuditEvent)
     },
     async purgeAuditEvents(before, limit) {
-      return q.purgeEvents.run(before, limit).changes
+      return q.purgeEvents.run(limit, before).changes
     },
     async findSession(familyId) {
       const row = q.session.get(familyId)

@@ -237,7 +237,10 @@ export interface Store {
   appendAuditEvent(event: AuditEventInput): Promise<void>
   /** Audit events of a user or of a family, newest first, with `id < before` when given; at most `limit`. */
   listAuditEvents(query: AuditQuery): Promise<AuditEvent[]>
-  /** Deletes up to `limit` audit events older than `before` (epoch ms), oldest first. Returns how many. */
+  /**
+   * Of the first `limit` audit events in insertion order, deletes those older than `before` (epoch
+   * ms). Returns how many: fewer than `limit` means the cleanup has caught up.
+   */
   purgeAuditEvents(before: number, limit: number): Promise<number>
   /** Throws when the store cannot serve requests (health check). */
   ping(): Promise<void>

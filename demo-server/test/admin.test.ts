@@ -1,5 +1,5 @@
 /**
- * `GET /admin/sessions/:userId/events` and `GET /admin/families/:familyId/events`: absent
+ * `GET /admin/sessions/:userId/events` and `GET /admin/sessions/:userId/families/:familyId/events`: absent
  * without ADMIN_TOKEN, refused without or with a wrong credential, paginated, and every bad
  * input a 4xx in the RFC shape (on SQLite and PostgreSQL), never a 500.
  */
@@ -50,7 +50,7 @@ describe('admin routes: the credential', () => {
       ADMIN_TOKEN,
     ]
     for (const authorization of wrong) {
-      for (const url of [`/admin/sessions/${ctx.userId}/events`, `/admin/families/${ctx.sid}/events`, '/admin/sessions/%00/events?limit=x']) {
+      for (const url of [`/admin/sessions/${ctx.userId}/events`, `/admin/sessions/${ctx.userId}/families/${ctx.sid}/events`, '/admin/sessions/%00/events?limit=x']) {
         const res = await ctx.app.inject({ method: 'GET', url, headers: authorization === undefined ? {} : { authorization } })
         expect(res.statusCode, `${authorization} ${url}`).toBe(401)
         expect(res.headers['www-authenticate']).toBe('Bearer realm="silent-refresh-admin"')
@@ -97,10 +97,10 @@ describe.each(stores)('admin routes on $kind', ({ open }) => {
       instance: 'admin-test',
       detail: null,
     })
-    const family = JSON.parse((await ctx.app.inject({ method: 'GET', url: `/admin/families/${ctx.sid}/events`, headers: auth })).body) as Page
+    const family = JSON.parse((await ctx.app.inject({ method: 'GET', url: `/admin/sessions/${ctx.userId}/families/${ctx.sid}/events`, headers: auth })).body) as Page
     expect(family.events).toEqual(page.events)
     // Unknown ids are an empty page, not an error.
-    const none = await ctx.app.inject({ method: 'GET', url: '/admin/families/AAAAAAAAAAAAAAAAAAAAAA/events', headers: auth })
+    const none = await ctx.app.inject({ method: 'GET', url: `/admin/sessions/${ctx.userId}/families/AAAAAAAAAAAAAAAAAAAAAA/events`, headers: auth })
     expect(JSON.parse(none.body)).toEqual({ events: [], next_cursor: null })
     await ctx.app.close()
     await store.close()
@@ -155,9 +155,9 @@ describe.each(stores)('admin routes on $kind', ({ open }) => {
       '/admin/sessions/a%00b/events',
       "/admin/sessions/'%20OR%201=1--/events",
       `/admin/sessions/${'a'.repeat(65)}/events`,
-      `/admin/families/${'a'.repeat(101)}/events`,
-      '/admin/families/%E0%A4%A/events',
-      '/admin/families/..%2F..%2Fetc/events',
+      `/admin/sessions/${ctx.userId}/families/${'a'.repeat(101)}/events`,
+      `/admin/sessions/${ctx.userId}/families/%E0%A4%A/events`,
+      `/admin/sessions/${ctx.userId}/families/..%2F..%2Fetc/events`,
     ]
     for (const url of bad) {
       const res = await ctx.app.inject({ method: 'GET', url, headers: auth })

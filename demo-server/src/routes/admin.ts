@@ -89,7 +89,7 @@ function toJson(event: AuditEvent) {
  * in constant time). Registered only when that is set (`app.ts`); otherwise these paths are 404s.
  *
  * - `GET /admin/sessions/:userId/events`: every event of a user, all sessions
- * - `GET /admin/families/:familyId/events`: the events of one session (token family)
+ * - `GET /admin/sessions/:userId/families/:familyId/events`: the events of one session (token family)
  *
  * Both newest first, `?limit=` 1–100 (default 50) and `?cursor=` from the previous page's `next_cursor`.
  */
@@ -104,12 +104,12 @@ const adminRoutes: FastifyPluginAsyncTypebox<{ adminToken: string }> = async (ap
     done(new HttpError(401, 'unauthorized', 'This route needs the admin credential: Authorization: Bearer <ADMIN_TOKEN>.', { 'www-authenticate': 'Bearer realm="silent-refresh-admin"' }))
   })
 
-  async function page(query: Omit<AuditQuery, 'limit' | 'before'>, raw: { limit?: string; cursor?: string }) {
+  async function page(query: Pick<AuditQuery, 'userId' | 'familyId'>, raw: { limit?: string; cursor?: string }) {
     const limit = raw.limit === undefined ? DEFAULT_EVENTS_PAGE : Number(raw.limit)
     if (limit < 1 || limit > MAX_EVENTS_PAGE) throw new HttpError(400, 'invalid_request', `limit must be between 1 and ${MAX_EVENTS_PAGE}.`)
     const before = raw.cursor === undefined ? undefined : decodeCursor(raw.cursor)
     // One more than asked: whether there is a next page, without a count.
-    const events = await app.store.listAuditEvents({ ...query, before, limit: limit + 1 } as AuditQuery)
+    const events = await app.store.listAuditEvents({ ...query, before, limit: limit + 1 })
     const shown = events.slice(0, limit)
     return { events: shown.map(toJson), next_cursor: events.length > limit ? encodeCursor(shown.at(-1)!.id) : null }
   }
@@ -121,9 +121,9 @@ const adminRoutes: FastifyPluginAsyncTypebox<{ adminToken: string }> = async (ap
     async (request) => page({ userId: request.params.userId }, request.query),
   )
   app.get(
-    '/families/:familyId/events',
-    { config, schema: { params: Type.Object({ familyId: Id }), querystring: PageQuery, response: { 200: EventsPage } } },
-    async (request) => page({ familyId: request.params.familyId }, request.query),
+    '/sessions/:userId/families/:familyId/events',
+    { config, schema: { params: Type.Object({ userId: Id, familyId: Id }), querystring: PageQuery, response: { 200: EventsPage } } },
+    async (request) => page({ userId: request.params.userId, familyId: request.params.familyId }, request.query),
   )
 }
 

@@ -197,7 +197,7 @@ export function createMemoryStore(): Store {
       for (let i = events.length - 1; i >= 0 && found.length < query.limit; i--) {
         const event = events[i]!
         if (query.before !== undefined && event.id >= query.before) continue
-        if (query.userId !== undefined ? event.userId === query.userId : event.familyId === query.familyId) found.push({ ...event })
+        if (event.userId === query.userId && (query.familyId === undefined || event.familyId === query.familyId)) found.push({ ...event })
       }
       return found
     },

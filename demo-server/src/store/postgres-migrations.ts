@@ -112,7 +112,8 @@ DROP INDEX refresh_tokens_parent;
 -- deleted in batches in insertion order (id), so no index on at: every index here is paid by
 -- every rotation, whose statement writes the event. No token, no hash of a token, no password:
 -- ids, times, where from, which instance saw it, and a small JSON detail. No foreign keys: events
--- outlive the families (purged at their absolute end) and the users they name.
+-- outlive the families (purged at their absolute end) and the users they name. One index, by user:
+-- a family's events are read among its user's.
 CREATE TABLE audit_events (
   id         bigserial PRIMARY KEY,
   at         bigint NOT NULL,
@@ -125,7 +126,6 @@ CREATE TABLE audit_events (
   detail     text
 );
 CREATE INDEX audit_events_user ON audit_events (user_id, id) WHERE user_id IS NOT NULL;
-CREATE INDEX audit_events_family ON audit_events (family_id, id) WHERE family_id IS NOT NULL;
 `,
   },
 ]

@@ -168,7 +168,7 @@ const SQL = {
   insertEvent: `INSERT INTO audit_events (at, type, family_id, user_id, address, user_agent, instance, detail)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
   eventsOfUser: 'SELECT * FROM audit_events WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3',
-  eventsOfFamily: 'SELECT * FROM audit_events WHERE family_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3',
+  eventsOfFamily: 'SELECT * FROM audit_events WHERE user_id = $1 AND family_id = $2 AND id < $3 ORDER BY id DESC LIMIT $4',
   // The first `limit` events in insertion order, those of them before the cut (no index on at to pay at every rotation).
   purgeEvents: 'DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events ORDER BY id LIMIT $2) AND at < $1',
   revokeByToken: `WITH t AS (SELECT family_id FROM refresh_tokens WHERE token_hash = $1),
@@ -490,7 +490,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
     async listAuditEvents(q) {
       const before = q.before ?? Number.MAX_SAFE_INTEGER
-      const statement = q.userId !== undefined ? named('eventsOfUser', [q.userId, before, q.limit]) : named('eventsOfFamily', [q.familyId, before, q.limit])
+      const statement = q.familyId === undefined ? named('eventsOfUser', [q.userId, before, q.limit]) : named('eventsOfFamily', [q.userId, q.familyId, before, q.limit])
       return (await query<Parameters<typeof toAuditEvent>[0]>(statement)).map(toAuditEvent)
     },
 

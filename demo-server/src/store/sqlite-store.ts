@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS login_attempts (
 -- No token, no hash of a token, no password: ids, times, where from, and a small JSON detail.
 -- Written inside the rotation's transaction, so every index here is paid by every rotation: the
 -- rowid (no AUTOINCREMENT, which writes sqlite_sequence at every insert) orders events and is the
--- cursor; retention deletes by rowid (insertion order), so there is no index on at.
+-- cursor; retention deletes by rowid (insertion order), so there is no index on at; and a family's
+-- events are read among its user's (the admin route names both), so one index, by user.
 CREATE TABLE IF NOT EXISTS audit_events (
   id         INTEGER PRIMARY KEY,
   at         INTEGER NOT NULL,
@@ -69,7 +70,6 @@ CREATE TABLE IF NOT EXISTS audit_events (
   detail     TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_events_user ON audit_events(user_id, id) WHERE user_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_events_family ON audit_events(family_id, id) WHERE family_id IS NOT NULL;
 `
 
 interface TokenJoinRow {
@@ -233,7 +233,9 @@ export function openSqliteStore(path: string): Store {
       'INSERT INTO audit_events (at, type, family_id, user_id, address, user_agent, instance, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     eventsOfUser: db.prepare<[string, number, number], AuditRow>('SELECT * FROM audit_events WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
-    eventsOfFamily: db.prepare<[string, number, number], AuditRow>('SELECT * FROM audit_events WHERE family_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
+    eventsOfFamily: db.prepare<[string, string, number, number], AuditRow>(
+      'SELECT * FROM audit_events WHERE user_id = ? AND family_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
+    ),
     // The first `limit` events in insertion order, those of them before the cut.
     purgeEvents: db.prepare('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events ORDER BY id LIMIT ?) AND at < ?'),
     // Reuse only (rare): how many rotations led to the presented token (a walk up parent_hash by
@@ -448,7 +450,8 @@ export function openSqliteStore(path: string): Store {
     },
     async listAuditEvents(query) {
       const before = query.before ?? Number.MAX_SAFE_INTEGER
-      const rows = query.userId !== undefined ? q.eventsOfUser.all(query.userId, before, query.limit) : q.eventsOfFamily.all(query.familyId, before, query.limit)
+      const rows =
+        query.familyId === undefined ? q.eventsOfUser.all(query.userId, before, query.limit) : q.eventsOfFamily.all(query.userId, query.familyId, before, query.limit)
       return rows.map(toAuditEvent)
     },
     async purgeAuditEvents(before, limit) {

@@ -167,8 +167,14 @@ export interface AuditEvent extends AuditEventInput {
   id: number
 }
 
-/** {@link Store.listAuditEvents}: by user or by family. */
-export type AuditQuery = ({ userId: string; familyId?: undefined } | { familyId: string; userId?: undefined }) & {
+/**
+ * {@link Store.listAuditEvents}: a user's events, or one session's (family) of that user. Always by
+ * user: the stores index events by user only (one index less to write at every rotation), and a
+ * family's events are found among its user's.
+ */
+export interface AuditQuery {
+  userId: string
+  familyId?: string
   /** Only events with a smaller id (the cursor of the previous page). */
   before?: number
   limit: number
@@ -235,7 +241,7 @@ export interface Store {
   watchRevocations(listener: RevocationListener): Promise<() => Promise<void>>
   /** Appends one audit event that no other write carries (failed and refused logins). */
   appendAuditEvent(event: AuditEventInput): Promise<void>
-  /** Audit events of a user or of a family, newest first, with `id < before` when given; at most `limit`. */
+  /** Audit events of a user (or of one of its families), newest first, with `id < before` when given; at most `limit`. */
   listAuditEvents(query: AuditQuery): Promise<AuditEvent[]>
   /**
    * Of the first `limit` audit events in insertion order, deletes those older than `before` (epoch

@@ -23,21 +23,19 @@ export async function rawAuditRows(store: Store, sqliteFile?: string): Promise<A
   // The memory store has no columns: its events as objects, every field of them.
   const rows: Array<Record<string, unknown>> = []
   const seen = new Set<number>()
-  for (const key of ['userId', 'familyId'] as const) {
-    for (const id of new Set(ids.get(store)?.[key] ?? [])) {
-      for (const event of await store.listAuditEvents({ [key]: id, limit: 10_000 } as never)) {
-        if (!seen.has(event.id)) rows.push({ ...event, detail: JSON.stringify(event.detail) })
-        seen.add(event.id)
-      }
+  for (const userId of ids.get(store) ?? []) {
+    for (const event of await store.listAuditEvents({ userId, limit: 10_000 })) {
+      if (!seen.has(event.id)) rows.push({ ...event, detail: JSON.stringify(event.detail) })
+      seen.add(event.id)
     }
   }
   return rows
 }
 
-const ids = new WeakMap<Store, { userId: string[]; familyId: string[] }>()
-/** The memory store can only be read by user or family: tell it which ones to read. */
-export function rememberIds(store: Store, userIds: string[], familyIds: string[]): void {
-  ids.set(store, { userId: userIds, familyId: familyIds })
+const ids = new WeakMap<Store, string[]>()
+/** The memory store can only be read by user: tell it which ones to read. */
+export function rememberIds(store: Store, userIds: string[]): void {
+  ids.set(store, userIds)
 }
 
 /** Every window of `size` characters of `secret` (a token cut short still leaks). */

@@ -255,7 +255,7 @@ rows(
   rot.bare,
   [rot.sqlite, rot.off, ...(POSTGRES ? [pgRows.rot1, pgRows.rot3] : [])],
   [
-    `Audit trail + metrics on vs off (SQLite, median of per-round ratios): ${onOff(rot.sqlite, rot.off)}. On: each rotation also inserts its audit event in the same transaction (one row, three indexes) and counts a counter and a histogram observation.`,
+    `Audit trail + metrics on vs off (SQLite, median of per-round ratios): ${onOff(rot.sqlite, rot.off)}. On: each rotation also inserts its audit event in the same transaction (one row, one index) and counts a counter and a histogram observation.`,
     'Each rotation: the per-address rate-limit counter (memory on SQLite, an upsert on PostgreSQL), form parsing and validation, the rotation in the store (SQLite: group commit in BEGIN IMMEDIATE, checkpoints in a worker; PostgreSQL: one statement, fsync at commit), an Ed25519 signature, the token response.',
     `Every chain must keep rotating: a failed rotation would show as non-2xx. Reuse detections on SQLite (families revoked): ${revoked}.`,
   ],

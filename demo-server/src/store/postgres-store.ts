@@ -81,6 +81,35 @@ function unavailable(err: unknown, ambiguous = false): StoreUnavailableError {
   return new StoreUnavailableError(`PostgreSQL is unavailable: ${what}`, ambiguous, { cause: err })
 }
 
+// Statements that come plain and with their audit event (one more data-modifying CTE, `ev`): the
+// shared parts are written once, so the two can never drift apart.
+const CREATE_SESSION_CTE = `WITH f AS (
+                    INSERT INTO token_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id
+                  )`
+const CREATE_SESSION_TOKEN = `INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
+                  SELECT $5, f.id, NULL, 'active', $3, $6 FROM f`
+// Rotation, the happy path: the compare-and-set UPDATE and the child INSERT in one statement,
+// so one implicit transaction and one round trip. Only an active, unexpired token of a live
+// family flips, and only once: a concurrent rotation of the same row waits for our commit,
+// re-reads the row, sees status = 'rotated' and matches nothing (READ COMMITTED re-check).
+// No row back means nothing was written; `classify` then finds out why.
+const ROTATE_CTES = `WITH won AS (
+             UPDATE refresh_tokens t
+                SET status = 'rotated', rotated_at = $2, child_hash = $3
+               FROM token_families f
+              WHERE t.token_hash = $1 AND t.status = 'active' AND t.expires_at > $2
+                AND f.id = t.family_id AND f.revoked_at IS NULL AND f.expires_at > $2
+          RETURNING t.family_id, f.user_id, f.expires_at AS family_expires_at
+           ), child AS (
+             INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
+             SELECT $3, won.family_id, $1, 'active', $2, LEAST($2::bigint + $4::bigint, won.family_expires_at) FROM won
+          RETURNING expires_at
+           )`
+const ROTATE_RESULT = 'SELECT won.family_id, won.user_id, won.family_expires_at, child.expires_at AS token_expires_at FROM won, child'
+const REVOKE_BY_TOKEN_CTES = `WITH t AS (SELECT family_id FROM refresh_tokens WHERE token_hash = $1),
+                       r AS (UPDATE token_families SET revoked_at = $2, revoked_reason = $3
+                              WHERE id IN (SELECT family_id FROM t) AND revoked_at IS NULL RETURNING id, user_id)`
+
 /** Named (prepared once per connection) statements of the hot paths. */
 const SQL = {
   userByName: 'SELECT id, username, password_hash FROM users WHERE username = $1',
@@ -89,55 +118,19 @@ const SQL = {
                ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash
                RETURNING id`,
   // Login: the family and its first token in one statement (one implicit transaction).
-  createSession: `WITH f AS (
-                    INSERT INTO token_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id
-                  )
-                  INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
-                  SELECT $5, f.id, NULL, 'active', $3, $6 FROM f`,
+  createSession: `${CREATE_SESSION_CTE} ${CREATE_SESSION_TOKEN}`,
   // The same, with its `login` audit event: still one statement.
-  createSessionAudited: `WITH f AS (
-                    INSERT INTO token_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id
-                  ), ev AS (
+  createSessionAudited: `${CREATE_SESSION_CTE}, ev AS (
                     INSERT INTO audit_events (at, type, family_id, user_id, address, user_agent, instance)
                     SELECT $3, 'login', f.id, $2, $7, $8, $9 FROM f
-                  )
-                  INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
-                  SELECT $5, f.id, NULL, 'active', $3, $6 FROM f`,
-  // Rotation, the happy path: the compare-and-set UPDATE and the child INSERT in one statement,
-  // so one implicit transaction and one round trip. Only an active, unexpired token of a live
-  // family flips, and only once: a concurrent rotation of the same row waits for our commit,
-  // re-reads the row, sees status = 'rotated' and matches nothing (READ COMMITTED re-check).
-  // No row back means nothing was written; `classify` then finds out why.
-  rotate: `WITH won AS (
-             UPDATE refresh_tokens t
-                SET status = 'rotated', rotated_at = $2, child_hash = $3
-               FROM token_families f
-              WHERE t.token_hash = $1 AND t.status = 'active' AND t.expires_at > $2
-                AND f.id = t.family_id AND f.revoked_at IS NULL AND f.expires_at > $2
-          RETURNING t.family_id, f.user_id, f.expires_at AS family_expires_at
-           ), child AS (
-             INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
-             SELECT $3, won.family_id, $1, 'active', $2, LEAST($2::bigint + $4::bigint, won.family_expires_at) FROM won
-          RETURNING expires_at
-           )
-           SELECT won.family_id, won.user_id, won.family_expires_at, child.expires_at AS token_expires_at FROM won, child`,
+                  ) ${CREATE_SESSION_TOKEN}`,
+  // Rotation, the happy path: see ROTATE_CTES.
+  rotate: `${ROTATE_CTES} ${ROTATE_RESULT}`,
   // The same, with its `rotated` audit event in the same statement: no extra round trip.
-  rotateAudited: `WITH won AS (
-             UPDATE refresh_tokens t
-                SET status = 'rotated', rotated_at = $2, child_hash = $3
-               FROM token_families f
-              WHERE t.token_hash = $1 AND t.status = 'active' AND t.expires_at > $2
-                AND f.id = t.family_id AND f.revoked_at IS NULL AND f.expires_at > $2
-          RETURNING t.family_id, f.user_id, f.expires_at AS family_expires_at
-           ), child AS (
-             INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
-             SELECT $3, won.family_id, $1, 'active', $2, LEAST($2::bigint + $4::bigint, won.family_expires_at) FROM won
-          RETURNING expires_at
-           ), ev AS (
+  rotateAudited: `${ROTATE_CTES}, ev AS (
              INSERT INTO audit_events (at, type, family_id, user_id, address, user_agent, instance)
              SELECT $2, 'rotated', won.family_id, won.user_id, $5, $6, $7 FROM won
-           )
-           SELECT won.family_id, won.user_id, won.family_expires_at, child.expires_at AS token_expires_at FROM won, child`,
+           ) ${ROTATE_RESULT}`,
   // Why the compare-and-set matched nothing, read after it in the same transaction.
   classify: `SELECT t.family_id, t.status, t.expires_at, t.rotated_at,
                     f.user_id, f.expires_at AS family_expires_at, f.revoked_at,
@@ -171,17 +164,12 @@ const SQL = {
   eventsOfFamily: 'SELECT * FROM audit_events WHERE user_id = $1 AND family_id = $2 AND id < $3 ORDER BY id DESC LIMIT $4',
   // The first `limit` events in insertion order, those of them before the cut (no index on at to pay at every rotation).
   purgeEvents: 'DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events ORDER BY id LIMIT $2) AND at < $1',
-  revokeByToken: `WITH t AS (SELECT family_id FROM refresh_tokens WHERE token_hash = $1),
-                       r AS (UPDATE token_families SET revoked_at = $2, revoked_reason = $3
-                              WHERE id IN (SELECT family_id FROM t) AND revoked_at IS NULL)
-                  SELECT count(*)::int AS found FROM t`,
+  revokeByToken: `${REVOKE_BY_TOKEN_CTES} SELECT count(*)::int AS found FROM t`,
   // Logout with its event, written only when this statement revoked the family.
-  revokeByTokenAudited: `WITH t AS (SELECT family_id FROM refresh_tokens WHERE token_hash = $1),
-                       r AS (UPDATE token_families SET revoked_at = $2, revoked_reason = $3
-                              WHERE id IN (SELECT family_id FROM t) AND revoked_at IS NULL RETURNING id, user_id),
-                       ev AS (INSERT INTO audit_events (at, type, family_id, user_id, address, user_agent, instance)
-                              SELECT $2, 'logout', r.id, r.user_id, $4, $5, $6 FROM r)
-                  SELECT count(*)::int AS found FROM t`,
+  revokeByTokenAudited: `${REVOKE_BY_TOKEN_CTES}, ev AS (
+                         INSERT INTO audit_events (at, type, family_id, user_id, address, user_agent, instance)
+                         SELECT $2, 'logout', r.id, r.user_id, $4, $5, $6 FROM r
+                       ) SELECT count(*)::int AS found FROM t`,
   familyOfToken: 'SELECT family_id FROM refresh_tokens WHERE token_hash = $1',
   session: `SELECT f.id, f.user_id, u.username, f.expires_at, f.revoked_at
               FROM token_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1`,

@@ -3,6 +3,7 @@
  * without ADMIN_TOKEN, refused without or with a wrong credential, paginated, and every bad
  * input a 4xx in the RFC shape (on SQLite and PostgreSQL), never a 500.
  */
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ERROR_CODES } from '../src/errors.ts'
 import { ADMIN_RATE_LIMIT, MAX_EVENTS_PAGE } from '../src/routes/admin.ts'
@@ -166,6 +167,26 @@ describe.each(stores)('admin routes on $kind', ({ open }) => {
       expect(ERROR_CODES, url).toContain(body.error)
       expect(body.error, url).toBe('invalid_request')
     }
+    // Any path segment, cursor and limit at all: a 2xx or a 4xx in the RFC shape, never a 5xx.
+    const segment = fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom(ctx.userId, ctx.sid, '', '..', '%', '\u0000'))
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(segment, segment, fc.option(segment), fc.option(segment), async (user, family, cursor, limit) => {
+        // A fresh address each run, so the admin attempt limit (60 a minute) never answers instead.
+        const remoteAddress = `10.0.${Math.floor(++run / 250)}.${run % 250}`
+        const query = new URLSearchParams()
+        if (cursor !== null) query.set('cursor', cursor)
+        if (limit !== null) query.set('limit', limit)
+        const paths = [`/admin/sessions/${encodeURIComponent(user)}/events`, `/admin/sessions/${encodeURIComponent(user)}/families/${encodeURIComponent(family)}/events`]
+        for (const path of paths) {
+          const res = await ctx.app.inject({ method: 'GET', url: `${path}?${query}`, headers: auth, remoteAddress })
+          expect(res.statusCode, path).toBeLessThan(500)
+          expect(res.statusCode, path).not.toBe(429)
+          if (res.statusCode >= 400) expect(ERROR_CODES).toContain((JSON.parse(res.body) as { error: string }).error)
+        }
+      }),
+      { numRuns: 150 },
+    )
     // A well-formed cursor is accepted.
     expect((await ctx.app.inject({ method: 'GET', url: `/admin/sessions/${ctx.userId}/events?cursor=${good}`, headers: auth })).statusCode).toBe(200)
     await ctx.app.close()

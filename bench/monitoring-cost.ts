@@ -174,6 +174,54 @@ for (let round = 0; round < ROUNDS; round++) for (const which of orderOf(round))
 clearInterval(keepAlive)
 rmSync(dir, { recursive: true, force: true })
 
+/**
+ * PostgreSQL (durable defaults, a throwaway cluster): rotations per second through
+ * `store.rotate()`, 10 chains at a time, with the event (one more CTE in the rotation's single
+ * statement) and without. Wall clock: the work happens in the PostgreSQL backend, not here.
+ */
+const pgResults = { on: [] as number[], off: [] as number[] }
+let pgNote = 'PostgreSQL skipped (BENCH_COST_POSTGRES=0 or not installed).'
+const { postgresUnavailableReason, startPostgres } = await import('../demo-server/test/helpers/postgres.js')
+if (process.env.BENCH_COST_POSTGRES !== '0' && postgresUnavailableReason === null) {
+  const { openPostgresStore } = (await import(new URL('store/postgres-store.ts', src).href)) as { openPostgresStore(o: { connectionString: string; poolMax: number }): Promise<RotateStore> }
+  const server = await startPostgres({ durable: true })
+  try {
+    const url = await server.createDatabase('cost')
+    const store = await openPostgresStore({ connectionString: url, poolMax: 10 })
+    const user = await store.upsertUser({ username: 'u', passwordHash: 'x' })
+    const rate = async (withAudit: boolean): Promise<number> => {
+      const now = Date.now()
+      const chains = Array.from({ length: CONCURRENCY }, () => randomBytes(32).toString('hex'))
+      for (const tokenHash of chains) {
+        await store.createSession({ familyId: randomBytes(16).toString('base64url'), userId: user.id, tokenHash, now, tokenExpiresAt: now + 1e9, familyExpiresAt: now + 1e9 })
+      }
+      const audit = withAudit ? { audit: { address: '127.0.0.1', userAgent: 'autocannon/7.15.0', instance: 'bench' } } : {}
+      let done = 0
+      const until = performance.now() + 3000
+      await Promise.all(
+        chains.map(async (first) => {
+          let tokenHash = first
+          while (performance.now() < until) {
+            const newTokenHash = createHash('sha256').update(tokenHash).digest('hex')
+            const result = await store.rotate({ tokenHash, newTokenHash, now: Date.now(), idleTtlMs: 1e8, graceMs: 20_000, ...audit })
+            if (result.kind !== 'rotated') throw new Error(result.kind)
+            tokenHash = newTokenHash
+            done++
+          }
+        }),
+      )
+      return done / 3
+    }
+    await rate(true)
+    await rate(false)
+    for (let round = 0; round < ROUNDS; round++) for (const which of orderOf(round)) pgResults[which].push(await rate(which === 'on'))
+    await store.close()
+    pgNote = `PostgreSQL ${(await server.sql<{ server_version: string }>('postgres', 'SHOW server_version'))[0]!.server_version}, durable defaults, pool of 10, ${ROUNDS} rounds of 3 s each: rotations/s through store.rotate(), with the event and without.`
+  } finally {
+    await server.destroy()
+  }
+}
+
 const row = (name: string, r: { on: number[]; off: number[] }) => {
   const ratios = r.on.map((on, i) => r.off[i]! / on)
   return [
@@ -194,4 +242,13 @@ table(
     "On: the rotation inserts its audit event in the rotation's transaction (one row and its index by user) and counts a counter and a histogram observation; /api/me answering 200 writes and counts nothing.",
   ],
 )
+if (pgResults.on.length > 0) {
+  const ratios = pgResults.on.map((on, i) => on / pgResults.off[i]!)
+  table(
+    'PostgreSQL rotations per second, audit event on vs off (store.rotate(), 10 chains)',
+    ['store', 'off', 'on', 'on/off (median)', 'range over rounds'],
+    [['PostgreSQL', num(median(pgResults.off)), num(median(pgResults.on)), ratio(median(ratios)), `${ratio(Math.min(...ratios))}–${ratio(Math.max(...ratios))}`]],
+    [pgNote],
+  )
+} else console.log(`\n${pgNote}`)
 process.exit(0)

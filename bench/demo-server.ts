@@ -9,7 +9,8 @@
  *   (target: ≥ 0.3× the bare route);
  * - p99 ≤ 10 ms at 10 connections;
  *
- * first on SQLite (the demo app in a child process, next to the bare apps),
+ * first on SQLite (the demo app in a child process, next to the bare apps; with the
+ * audit trail and metrics on, and again with both off, for their cost),
  * then on PostgreSQL with 1 and with 3 server processes (demo-server/src/server.ts,
  * LOG_LEVEL=warn) on a real PostgreSQL with its default durable settings.
  *
@@ -122,15 +123,17 @@ const ask = <T>(type: string) =>
     child.once('message', (message) => resolve(message as T))
     child.send({ type })
   })
-const ports = await new Promise<{ demo: number; bareGet: number; barePost: number; dir: string }>((resolve, reject) => {
-  child.once('message', (message) => resolve(message as { demo: number; bareGet: number; barePost: number; dir: string }))
+const ports = await new Promise<{ demo: number; demoOff: number; bareGet: number; barePost: number; dir: string }>((resolve, reject) => {
+  child.once('message', (message) => resolve(message as { demo: number; demoOff: number; bareGet: number; barePost: number; dir: string }))
   child.once('exit', (code) => reject(new Error(`demo server exited with ${code}`)))
 })
 const demo = `http://127.0.0.1:${ports.demo}`
+const demoOff = `http://127.0.0.1:${ports.demoOff}`
 const bareGet = `http://127.0.0.1:${ports.bareGet}`
 const barePost = `http://127.0.0.1:${ports.barePost}`
 
 const { access_token: accessToken } = await login(demo)
+const { access_token: accessTokenOff } = await login(demoOff)
 const sessions = async (base: string) => Promise.all(Array.from({ length: CONNECTIONS }, () => login(base).then((t) => t.refresh_token)))
 const bareTokens = Array.from({ length: CONNECTIONS }, () => 'r'.repeat(43))
 
@@ -139,6 +142,8 @@ await getMe(bareGet, accessToken, CONNECTIONS, 1)
 await getMe(demo, accessToken, CONNECTIONS, 1)
 await rotate(barePost, bareTokens, CONNECTIONS, 1)
 await rotate(demo, await sessions(demo), CONNECTIONS, 1)
+await getMe(demoOff, accessTokenOff, CONNECTIONS, 1)
+await rotate(demoOff, await sessions(demoOff), CONNECTIONS, 1)
 
 /** Runs the bare route and the configuration next to each other, in `order`; records the bare run and returns the paired round. */
 async function paired(order: readonly ('bare' | 'demo')[], bare: Row, runBare: () => Promise<Result>, runDemo: () => Promise<Result[]>) {
@@ -152,15 +157,28 @@ async function paired(order: readonly ('bare' | 'demo')[], bare: Row, runBare: (
   return { ...demoRound!, bare: bareRound!.rate }
 }
 
-const me = { bare: { name: 'bare Fastify GET route, same JSON', rounds: [] } as Row, sqlite: { name: '/api/me, SQLite', rounds: [] } as Row }
-const rot = { bare: { name: 'bare Fastify POST route, same form and answer size', rounds: [] } as Row, sqlite: { name: 'rotations, SQLite', rounds: [] } as Row }
+const me = {
+  bare: { name: 'bare Fastify GET route, same JSON', rounds: [] } as Row,
+  sqlite: { name: '/api/me, SQLite (audit + metrics on)', rounds: [] } as Row,
+  off: { name: '/api/me, SQLite, audit + metrics off', rounds: [] } as Row,
+}
+const rot = {
+  bare: { name: 'bare Fastify POST route, same form and answer size', rounds: [] } as Row,
+  sqlite: { name: 'rotations, SQLite (audit + metrics on)', rounds: [] } as Row,
+  off: { name: 'rotations, SQLite, audit + metrics off', rounds: [] } as Row,
+}
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate which goes first, so both meet the machine in both states.
   const order = round % 2 ? (['demo', 'bare'] as const) : (['bare', 'demo'] as const)
   me.sqlite.rounds.push(await paired(order, me.bare, () => getMe(bareGet, accessToken), () => getMe(demo, accessToken).then((r) => [r])))
+  me.off.rounds.push(await paired(order, me.bare, () => getMe(bareGet, accessToken), () => getMe(demoOff, accessTokenOff).then((r) => [r])))
   const chains = await sessions(demo)
   rot.sqlite.rounds.push(await paired(order, rot.bare, () => rotate(barePost, bareTokens), () => rotate(demo, chains).then((r) => [r])))
+  const chainsOff = await sessions(demoOff)
+  rot.off.rounds.push(await paired(order, rot.bare, () => rotate(barePost, bareTokens), () => rotate(demoOff, chainsOff).then((r) => [r])))
 }
+/** Audit + metrics on vs off: the median of the per-round ratios of the two rates. */
+const onOff = (on: Row, off: Row) => ratio(median(on.rounds.map((r, i) => r.rate / off.rounds[i]!.rate)))
 
 // ---- PostgreSQL: 1 and 3 server processes on one database ----
 const pgRows = { me1: { name: '/api/me, PostgreSQL, 1 instance', rounds: [] } as Row, me3: { name: '/api/me, PostgreSQL, 3 instances', rounds: [] } as Row, rot1: { name: 'rotations, PostgreSQL, 1 instance', rounds: [] } as Row, rot3: { name: 'rotations, PostgreSQL, 3 instances', rounds: [] } as Row }
@@ -224,8 +242,9 @@ const pgNote = POSTGRES
 rows(
   `GET /api/me with a valid token vs a bare Fastify GET route (autocannon, ${CONNECTIONS} connections, ${ROUNDS} × ${DURATION_S} s, alternating)`,
   me.bare,
-  [me.sqlite, ...(POSTGRES ? [pgRows.me1, pgRows.me3] : [])],
+  [me.sqlite, me.off, ...(POSTGRES ? [pgRows.me1, pgRows.me3] : [])],
   [
+    `Audit trail + metrics on vs off (SQLite, median of per-round ratios): ${onOff(me.sqlite, me.off)}. /api/me writes no audit event and touches no metric unless it answers 401.`,
     'Same logger settings everywhere (pino at warn). The bare routes and the SQLite demo app share one child process; autocannon runs in the parent. Every configuration runs next to a bare run in each round (order alternating); "vs bare" is the median of those per-round ratios, the bare row shows all its runs.',
     '/api/me: bearer parsing, the verified-token cache (one Ed25519 verification and one session read per token, not per request), the REST security and CORS headers, the response schema.',
     pgNote,
@@ -234,8 +253,9 @@ rows(
 rows(
   `Refresh-token rotations on POST /auth/token vs a bare Fastify POST route (autocannon, ${CONNECTIONS} connections = ${CONNECTIONS} token families, ${ROUNDS} × ${DURATION_S} s)`,
   rot.bare,
-  [rot.sqlite, ...(POSTGRES ? [pgRows.rot1, pgRows.rot3] : [])],
+  [rot.sqlite, rot.off, ...(POSTGRES ? [pgRows.rot1, pgRows.rot3] : [])],
   [
+    `Audit trail + metrics on vs off (SQLite, median of per-round ratios): ${onOff(rot.sqlite, rot.off)}. On: each rotation also inserts its audit event in the same transaction (one row, one index) and counts a counter and a histogram observation.`,
     'Each rotation: the per-address rate-limit counter (memory on SQLite, an upsert on PostgreSQL), form parsing and validation, the rotation in the store (SQLite: group commit in BEGIN IMMEDIATE, checkpoints in a worker; PostgreSQL: one statement, fsync at commit), an Ed25519 signature, the token response.',
     `Every chain must keep rotating: a failed rotation would show as non-2xx. Reuse detections on SQLite (families revoked): ${revoked}.`,
   ],

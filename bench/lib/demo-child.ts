@@ -1,6 +1,7 @@
 /**
  * Child process for the demo-server benchmark: the real demo app (buildApp,
- * SQLite store in a temporary file, rate limits lifted) and, in the same
+ * SQLite store in a temporary file, rate limits lifted), once with the audit
+ * trail and metrics on and once with both off, and, in the same
  * process, two bare Fastify apps: GET /api/me returning the same JSON through
  * the same response schema, and POST /auth/token parsing the same form body
  * and returning a token response of the same size through the same schema.
@@ -49,24 +50,32 @@ async function main(): Promise<void> {
   ])
   const dir = mkdtempSync(join(tmpdir(), 'silent-refresh-bench-'))
   const dbPath = join(dir, 'bench.db')
-  const store = openSqliteStore(dbPath)
   // Cheap scrypt: logins are set-up here, not measured; the routes measured never hash.
   const passwordHasher = createScryptHasher({ N: 1024, r: 8, p: 1 })
-  await seedUser(store, passwordHasher, USER.username, USER.password)
-  const demo = await buildApp({
-    store,
-    keys: await generateSigningKeys(),
-    passwordHasher,
-    logger: LOGGER,
-    accessTokenTtl: 3600,
-    rateLimits: {
-      loginPerIp: UNLIMITED,
-      loginFailuresPerAccount: UNLIMITED,
-      loginFailuresPerAccountAndAddress: UNLIMITED,
-      refreshPerIp: UNLIMITED,
-    },
-  })
-  await demo.listen({ port: 0, host: '127.0.0.1' })
+  const keys = await generateSigningKeys()
+  /** The demo app on its own SQLite file; `monitoring` on: the audit trail and /metrics (issue 16), off: neither. */
+  const demoApp = async (path: string, monitoring: boolean) => {
+    const store = openSqliteStore(path)
+    await seedUser(store, passwordHasher, USER.username, USER.password)
+    const app = await buildApp({
+      store,
+      keys,
+      passwordHasher,
+      logger: LOGGER,
+      accessTokenTtl: 3600,
+      rateLimits: {
+        loginPerIp: UNLIMITED,
+        loginFailuresPerAccount: UNLIMITED,
+        loginFailuresPerAccountAndAddress: UNLIMITED,
+        refreshPerIp: UNLIMITED,
+      },
+      monitoring: monitoring ? { audit: true, metricsToken: 'bench-metrics-credential-0123456789abcdef' } : { audit: false },
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    return app
+  }
+  const demo = await demoApp(dbPath, true)
+  const demoOff = await demoApp(join(dir, 'bench-off.db'), false)
 
   const me = { sub: '00000000-0000-4000-8000-000000000000', username: USER.username, sid: 'YD3iQTQBT2yyFfn0gSWVrg', exp: 1795488320 }
   const meSchema = {
@@ -89,7 +98,7 @@ async function main(): Promise<void> {
   await barePost.listen({ port: 0, host: '127.0.0.1' })
 
   const port = (app: FastifyInstance) => (app.server.address() as AddressInfo).port
-  process.send?.({ demo: port(demo), bareGet: port(bareGet), barePost: port(barePost), dir })
+  process.send?.({ demo: port(demo), demoOff: port(demoOff), bareGet: port(bareGet), barePost: port(barePost), dir })
 
   // The parent went away (or is done): end, so no server outlives the benchmark.
   process.on('disconnect', () => process.exit(0))

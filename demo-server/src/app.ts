@@ -19,6 +19,8 @@ import demoRoutes from './routes/demo.ts'
 import sdkRoutes from './routes/sdk.ts'
 import dpop from './plugins/dpop.ts'
 import { DEFAULT_DPOP_NONCE_ROTATION_MS, DPOP_MODES } from './tokens/dpop.ts'
+import monitoring from './plugins/monitoring.ts'
+import adminRoutes from './routes/admin.ts'
 
 export type { AppOptions, ClientTimeouts, RateLimitRule, RefreshTokenTransport } from './options.ts'
 
@@ -94,6 +96,7 @@ function resolveOptions(options: AppOptions): ResolvedOptions {
     dpopNonce: options.dpopNonce ?? true,
     dpopNonceRotationMs: positive('dpopNonceRotationMs', options.dpopNonceRotationMs ?? DEFAULT_DPOP_NONCE_ROTATION_MS),
     publicOrigins,
+    monitoring: options.monitoring ?? {},
   }
 }
 
@@ -161,6 +164,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(security)
   await app.register(dpop)
   await app.register(authenticate)
+  await app.register(monitoring)
 
   // Demo-page levers, only when asked for; their hooks must precede the auth and API routes.
   if (resolved.demoLevers) await app.register(demoRoutes)
@@ -177,6 +181,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(wellKnownRoutes, { keys: resolved.keys })
   await app.register(authRoutes, { prefix: '/auth' })
   await app.register(apiRoutes, { prefix: '/api' })
+  // The audit trail, read-only, only with an admin credential: without one these paths are 404s.
+  const { adminToken } = app.settings.monitoring
+  if (adminToken !== undefined) await app.register(adminRoutes, { prefix: '/admin', adminToken })
 
   return app
 }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AppOptions, RateLimitRule } from './options.ts'
@@ -130,6 +131,13 @@ function origins(name: string, value: string): string[] {
   return list
 }
 
+/** `ADMIN_TOKEN`, `METRICS_TOKEN`: bearer credentials, long enough not to be guessed (`openssl rand -base64 32`). */
+function credential(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  if (value.length < 32 || /\s/.test(value)) throw new ConfigError(`${name} must be at least 32 characters without spaces (e.g. openssl rand -base64 32)`)
+  return value
+}
+
 /** Command-line flags of `src/server.ts` (`npm run demo` passes `--demo-levers`). */
 export const FLAGS = ['--demo-levers'] as const
 
@@ -233,6 +241,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       dpopNonce: bool('DPOP_NONCE', get('DPOP_NONCE') ?? 'true'),
       dpopNonceRotationMs: ms('DPOP_NONCE_ROTATION', '5m'),
       publicOrigins: origins('PUBLIC_ORIGIN', get('PUBLIC_ORIGIN') ?? ''),
+      monitoring: {
+        audit: bool('AUDIT_LOG', get('AUDIT_LOG') ?? 'true'),
+        auditRetentionMs: ms('AUDIT_RETENTION', '30d'),
+        adminToken: credential('ADMIN_TOKEN', get('ADMIN_TOKEN')),
+        metricsToken: credential('METRICS_TOKEN', get('METRICS_TOKEN')),
+        instanceId: get('INSTANCE_ID') ?? `${hostname()}:${port}`,
+      },
     },
   }
 }

@@ -3,6 +3,7 @@ import type { SigningKeys } from './tokens/keys.ts'
 import type { PasswordHasher } from './auth/password.ts'
 import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import type { DpopMode } from './tokens/dpop.ts'
+import type { MonitoringOptions } from './plugins/monitoring.ts'
 
 /** Where the refresh token travels. */
 export type RefreshTokenTransport = 'body' | 'cookie'
@@ -109,6 +110,8 @@ export interface AppOptions {
    * `trustProxy`, `X-Forwarded-Proto` and `X-Forwarded-Host`). @default []
    */
   publicOrigins?: string[]
+  /** The audit trail, its admin routes and `/metrics` (README "Monitoring"); see {@link MonitoringOptions}. */
+  monitoring?: MonitoringOptions
 }
 
 /** {@link AppOptions} with every default applied. */

@@ -36,6 +36,12 @@ async function openStore(config: ServerConfig): Promise<{ store: Store; descript
   }
 }
 
+/** The banner's line about the audit trail, the admin routes and /metrics (never their credentials). */
+function monitoringLine(m: NonNullable<ServerConfig['app']['monitoring']>): string {
+  const audit = m.audit === false ? 'off' : `on, kept ${Math.round((m.auditRetentionMs ?? 0) / 86_400_000)} days`
+  return `  monitoring (instance ${m.instanceId}): audit trail ${audit}; /admin ${m.adminToken ? 'on (ADMIN_TOKEN)' : 'off'}; /metrics ${m.metricsToken ? 'on (METRICS_TOKEN)' : 'off'}`
+}
+
 /** How often expired token families are deleted. */
 const PURGE_INTERVAL_MS = 10 * 60_000
 async function main(): Promise<void> {
@@ -114,6 +120,7 @@ async function main(): Promise<void> {
       `  refresh token transport: ${config.app.refreshTokenTransport}; access token TTL ${config.app.accessTokenTtl}s`,
       `  DPoP: ${config.app.dpop}${config.app.dpop === 'off' ? '' : `; nonces ${config.app.dpopNonce ? 'required' : 'off'}; htu origin ${config.app.publicOrigins?.length ? config.app.publicOrigins.join(', ') : 'from the request'}`}`,
       `  demo levers (/demo/*): ${config.app.demoLevers ? 'on, for the demo page; each acts on the caller\'s own session' : 'off (npm run demo turns them on)'}`,
+      monitoringLine(config.app.monitoring ?? {}),
       ...warnings,
       '',
     ].join('\n'),

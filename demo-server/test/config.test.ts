@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, DEFAULT_DB_PATH, loadConfig, parseDuration } from '../src/config.ts'
 
@@ -100,6 +101,25 @@ describe('loadConfig', () => {
     expect(() => loadConfig({}, ['--levers'])).toThrow('unknown option --levers (known: --demo-levers)')
   })
 
+  it('monitoring: audit on for 30 days, admin routes and metrics off, instance id host:port; each variable read', () => {
+    expect(loadConfig({}).app.monitoring).toEqual({
+      audit: true,
+      auditRetentionMs: 30 * 24 * 3600_000,
+      adminToken: undefined,
+      metricsToken: undefined,
+      instanceId: `${hostname()}:3000`,
+    })
+    const admin = 'a'.repeat(32)
+    const metrics = 'm'.repeat(44)
+    expect(loadConfig({ AUDIT_LOG: 'false', AUDIT_RETENTION: '7d', ADMIN_TOKEN: admin, METRICS_TOKEN: metrics, INSTANCE_ID: 'eu-1', PORT: '3001' }).app.monitoring).toEqual({
+      audit: false,
+      auditRetentionMs: 7 * 24 * 3600_000,
+      adminToken: admin,
+      metricsToken: metrics,
+      instanceId: 'eu-1',
+    })
+  })
+
   it('JWT_KEY_FILE overrides where the key is kept', () => {
     expect(loadConfig({ DB_PATH: '/tmp/x/db.sqlite', JWT_KEY_FILE: '/secrets/k.json' }).keyFile).toBe('/secrets/k.json')
     expect(loadConfig({ DB_PATH: '/tmp/x/db.sqlite' }).keyFile).toBe('/tmp/x/signing-key.json')
@@ -116,6 +136,10 @@ describe('loadConfig', () => {
     [{ ALLOWED_ORIGINS: 'https://a.example/' }, 'must be a bare origin, e.g. "https://a.example"'],
     [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY must be true or false'],
     [{ RATE_LIMIT_LOGIN_MAX: '0' }, 'RATE_LIMIT_LOGIN_MAX must be between 1'],
+    [{ ADMIN_TOKEN: 'secret' }, 'ADMIN_TOKEN must be at least 32 characters'],
+    [{ METRICS_TOKEN: `${'x'.repeat(20)} ${'y'.repeat(20)}` }, 'METRICS_TOKEN must be at least 32 characters without spaces'],
+    [{ AUDIT_RETENTION: 'forever' }, 'AUDIT_RETENTION must be a duration'],
+    [{ AUDIT_LOG: 'sometimes' }, 'AUDIT_LOG must be true or false'],
   ])('%j → ConfigError', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError)
     expect(() => loadConfig(env)).toThrow(message)

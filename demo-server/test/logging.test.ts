@@ -142,3 +142,19 @@ describe('credentials outside the usual places never reach the log', () => {
     })
   })
 })
+
+describe('the admin and metrics credentials never reach the log', () => {
+  it('right, wrong and malformed credentials on /admin and /metrics, at trace level', async () => {
+    const logs = sink()
+    const admin = 'admin-credential-in-a-logging-test-0123456789'
+    const metrics = 'metrics-credential-in-a-logging-test-0123456789'
+    ctx = await build({ logger: { level: 'trace', stream: logs.stream }, monitoring: { adminToken: admin, metricsToken: metrics } })
+    const userId = (await ctx.store.findUserByUsername(DEMO.username))!.id
+    for (const authorization of [`Bearer ${admin}`, `Bearer ${admin}x`, `Basic ${admin}`, `Bearer ${metrics}`]) {
+      await ctx.app.inject({ method: 'GET', url: `/admin/sessions/${userId}/events?limit=1000`, headers: { authorization } })
+      await ctx.app.inject({ method: 'GET', url: '/metrics', headers: { authorization } })
+    }
+    expect(logs.text()).toContain('admin route: missing or wrong credential')
+    for (const secret of [admin, metrics, admin.slice(0, 20), metrics.slice(0, 20)]) expect(logs.text()).not.toContain(secret)
+  })
+})

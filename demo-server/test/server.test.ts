@@ -54,12 +54,32 @@ describe('src/server.ts (the process behind npm run demo)', { timeout: 60_000 },
   const env = { DB_PATH: dbPath, DEMO_USERNAME: 'tester', DEMO_PASSWORD: 'correct horse' }
   let savedRefresh = ''
 
+  it('with ADMIN_TOKEN and METRICS_TOKEN: says so (never printing them), serves /metrics and the admin routes on its port', async () => {
+    const admin = 'admin-token-for-the-server-test-0123456789'
+    const metrics = 'metrics-token-for-the-server-test-0123456789'
+    const proc = await start({ ...env, DB_PATH: join(dir, 'monitored', 'demo.db'), ADMIN_TOKEN: admin, METRICS_TOKEN: metrics, INSTANCE_ID: 'srv-1' })
+    expect(proc.output()).toContain('monitoring (instance srv-1): audit trail on, kept 30 days; /admin on (ADMIN_TOKEN); /metrics on (METRICS_TOKEN)')
+    const login = await fetch(`${proc.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'tester', password: 'correct horse' }) })
+    const { access_token } = (await login.json()) as { access_token: string }
+    const sub = (JSON.parse(Buffer.from(access_token.split('.')[1]!, 'base64url').toString()) as { sub: string }).sub
+    const scraped = await fetch(`${proc.url}/metrics`, { headers: { authorization: `Bearer ${metrics}` } })
+    expect(scraped.status).toBe(200)
+    expect(await scraped.text()).toContain('silent_refresh_logins_total{result="ok",instance_id="srv-1"} 1')
+    const events = await fetch(`${proc.url}/admin/sessions/${sub}/events`, { headers: { authorization: `Bearer ${admin}` } })
+    expect(((await events.json()) as { events: Array<{ type: string }> }).events.map((e) => e.type)).toEqual(['login'])
+    proc.child.kill('SIGTERM')
+    expect(await proc.exited).toBe(0)
+    expect(proc.output()).not.toContain(admin)
+    expect(proc.output()).not.toContain(metrics)
+  })
+
   it('starts, prints the URL and the demo user (never its password), creates the key next to the database', async () => {
     const proc = await start(env)
     expect(proc.output()).toContain('demo user: tester (password from DEMO_PASSWORD)')
     expect(proc.output()).not.toContain('correct horse')
     expect(proc.output()).toContain(`database: ${dbPath}`)
     expect(proc.output()).toMatch(/signing key \(kid [\w-]+\): new, saved to .*signing-key\.json/)
+    expect(proc.output()).toMatch(/monitoring \(instance .+:0\): audit trail on, kept 30 days; \/admin off; \/metrics off/)
     expect(existsSync(join(dir, 'signing-key.json'))).toBe(true)
 
     const login = await fetch(`${proc.url}/auth/login`, {

@@ -18,7 +18,8 @@ export interface TelemetrySink {
  * - `auth_401_total{outcome}`: every 401 the adapters handled (retried with a newer
  *   token, waited for the refresh, or handed back: a request of an ended session).
  * - `auth_refresh_total{result}` and `auth_refresh_duration_ms{result}`: each refresh,
- *   `ok`, `transient` (RefreshFailedError: network, 5xx, timeout) or `terminal`.
+ *   `ok`, `transient` (RefreshFailedError: network, 5xx, timeout), `terminal`, or
+ *   `superseded` (the session ended while it ran: a sign-out, another tab).
  * - `auth_sign_out_total{reason}`: `expired` (the server refused the refresh),
  *   `cleared` (the app signed out) or `remote` (another tab did).
  * - `auth_problem_total{source}`: storage faults, a cross-tab link that could not

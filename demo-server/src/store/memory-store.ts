@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { AttemptReservation, NewSession, RevocationListener, RevokeReason, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
+import type { AttemptReservation, AuditContext, AuditDetail, AuditEvent, AuditEventType, NewSession, RevocationListener, RevokeReason, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
 
 interface FamilyRow {
   id: string
@@ -35,7 +35,22 @@ export function createMemoryStore(): Store {
   const attempts = new Map<string, { count: number; windowEndsAt: number }>()
   const dpopProofs = new Map<string, number>()
   const listeners = new Set<RevocationListener>()
+  /** Audit events in id order (so also oldest first, as far as callers' clocks agree). */
+  let events: AuditEvent[] = []
+  let nextEventId = 1
   let closed = false
+
+  function audit(context: AuditContext | undefined, at: number, type: AuditEventType, familyId: string | null, userId: string | null, detail: AuditDetail | null = null): void {
+    if (!context) return
+    events.push({ id: nextEventId++, at, type, familyId, userId, detail, address: context.address, userAgent: context.userAgent, instance: context.instance })
+  }
+
+  /** How many rotations led to this token (0: the one issued at login). */
+  function generationOf(token: TokenRow): number {
+    let n = 0
+    for (let parent = token.parentHash; parent !== null; parent = tokens.get(parent)?.parentHash ?? null) n++
+    return n
+  }
 
   function assertOpen(): void {
     if (closed) throw new Error('memory store is closed')
@@ -54,16 +69,26 @@ export function createMemoryStore(): Store {
     if (!token) return { kind: 'unknown' }
     const family = families.get(token.familyId)
     if (!family) return { kind: 'unknown' }
-    if (family.dpopJkt !== null && family.dpopJkt !== (input.dpopJkt ?? null)) return { kind: 'wrong_key', familyId: family.id }
-    if (family.revokedAt !== null) return { kind: 'revoked', familyId: family.id }
+    if (family.dpopJkt !== null && family.dpopJkt !== (input.dpopJkt ?? null)) {
+      audit(input.audit, input.now, 'refresh_wrong_key', family.id, family.userId)
+      return { kind: 'wrong_key', familyId: family.id }
+    }
+    if (family.revokedAt !== null) {
+      audit(input.audit, input.now, 'refresh_after_revocation', family.id, family.userId)
+      return { kind: 'revoked', familyId: family.id }
+    }
     if (input.now >= family.expiresAt) return { kind: 'expired' }
     if (token.status === 'rotated') {
       const child = token.childHash === input.newTokenHash ? tokens.get(token.childHash) : undefined
       const sinceRotation = input.now - (token.rotatedAt ?? 0)
       // A retry of the very rotation whose child nobody has used yet: the same answer again.
       if (input.graceMs > 0 && sinceRotation < input.graceMs && child?.status === 'active' && input.now < child.expiresAt) {
+        audit(input.audit, input.now, 'rotation_replayed', family.id, family.userId)
         return { kind: 'rotated', replayed: true, userId: family.userId, familyId: family.id, tokenExpiresAt: child.expiresAt, familyExpiresAt: family.expiresAt }
       }
+      let latest = 0
+      for (const t of tokens.values()) if (t.familyId === family.id) latest++
+      audit(input.audit, input.now, 'reuse_detected', family.id, family.userId, { replayedGeneration: generationOf(token), latestGeneration: latest - 1 })
       revoke(family, input.now, 'reuse')
       return { kind: 'reused', familyId: family.id }
     }
@@ -82,6 +107,7 @@ export function createMemoryStore(): Store {
       rotatedAt: null,
       childHash: null,
     })
+    audit(input.audit, input.now, 'rotated', family.id, family.userId)
     return { kind: 'rotated', replayed: false, userId: family.userId, familyId: family.id, tokenExpiresAt, familyExpiresAt: family.expiresAt }
   }
 
@@ -124,6 +150,7 @@ export function createMemoryStore(): Store {
         rotatedAt: null,
         childHash: null,
       })
+      audit(session.audit, session.now, 'login', session.familyId, session.userId)
     },
     async rotate(input) {
       assertOpen()
@@ -164,13 +191,35 @@ export function createMemoryStore(): Store {
       const family = token ? families.get(token.familyId) : undefined
       return family ? family.dpopJkt : undefined
     },
-    async revokeFamilyByToken(tokenHash, now, reason) {
+    async revokeFamilyByToken(tokenHash, now, reason, context) {
       assertOpen()
       const token = tokens.get(tokenHash)
       const family = token ? families.get(token.familyId) : undefined
       if (!family) return false
+      if (family.revokedAt === null) audit(context, now, 'logout', family.id, family.userId)
       revoke(family, now, reason)
       return true
+    },
+    async appendAuditEvent(event) {
+      assertOpen()
+      audit(event, event.at, event.type, event.familyId, event.userId, event.detail)
+    },
+    async listAuditEvents(query) {
+      assertOpen()
+      const found: AuditEvent[] = []
+      for (let i = events.length - 1; i >= 0 && found.length < query.limit; i--) {
+        const event = events[i]!
+        if (query.before !== undefined && event.id >= query.before) continue
+        if (event.userId === query.userId && (query.familyId === undefined || event.familyId === query.familyId)) found.push({ ...event })
+      }
+      return found
+    },
+    async purgeAuditEvents(before, limit) {
+      assertOpen()
+      const old = events.slice(0, limit).filter((e) => e.at < before)
+      const gone = new Set(old)
+      events = events.filter((e) => !gone.has(e))
+      return old.length
     },
     async findSession(familyId) {
       assertOpen()

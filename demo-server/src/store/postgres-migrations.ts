@@ -104,7 +104,30 @@ UPDATE refresh_tokens p SET child_hash = c.token_hash FROM refresh_tokens c WHER
 DROP INDEX refresh_tokens_parent;
 `,
   },
-  // Version 6 is taken by the audit trail (issue 16) on another branch; this one depends on nothing of it.
+  {
+    version: 6,
+    name: 'audit trail of token families',
+    sql: `
+-- Security events of token families (README "Monitoring"), kept AUDIT_RETENTION (30 days) and
+-- deleted in batches in insertion order (id), so no index on at: every index here is paid by
+-- every rotation, whose statement writes the event. No token, no hash of a token, no password:
+-- ids, times, where from, which instance saw it, and a small JSON detail. No foreign keys: events
+-- outlive the families (purged at their absolute end) and the users they name. One index, by user:
+-- a family's events are read among its user's.
+CREATE TABLE audit_events (
+  id         bigserial PRIMARY KEY,
+  at         bigint NOT NULL,
+  type       text NOT NULL,
+  family_id  text,
+  user_id    text,
+  address    text,
+  user_agent text,
+  instance   text NOT NULL,
+  detail     text
+);
+CREATE INDEX audit_events_user ON audit_events (user_id, id) WHERE user_id IS NOT NULL;
+`,
+  },
   {
     version: 7,
     name: 'DPoP: key-bound token families and the proof replay cache',

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import pg, { type Pool, type PoolClient, type QueryConfig, type QueryResultRow } from 'pg'
 import { migrate } from './postgres-migrations.ts'
 import { watchPostgresRevocations } from './postgres-revocations.ts'
-import { StoreUnavailableError, type AttemptReservation, type RotateResult, type Store, type UserRecord } from './types.ts'
+import { toAuditEvent } from './sqlite-store.ts'
+import { StoreUnavailableError, type AttemptReservation, type AuditContext, type AuditDetail, type AuditEventType, type RotateResult, type Store, type UserRecord } from './types.ts'
 
 /** Options of {@link openPostgresStore}. Only `connectionString` is required. */
 export interface PostgresStoreOptions {
@@ -80,25 +81,19 @@ function unavailable(err: unknown, ambiguous = false): StoreUnavailableError {
   return new StoreUnavailableError(`PostgreSQL is unavailable: ${what}`, ambiguous, { cause: err })
 }
 
-/** Named (prepared once per connection) statements of the hot paths. */
-const SQL = {
-  userByName: 'SELECT id, username, password_hash FROM users WHERE username = $1',
-  userById: 'SELECT id, username, password_hash FROM users WHERE id = $1',
-  upsertUser: `INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash
-               RETURNING id`,
-  // Login: the family and its first token in one statement (one implicit transaction).
-  createSession: `WITH f AS (
+// Statements that come plain and with their audit event (one more data-modifying CTE, `ev`): the
+// shared parts are written once, so the two can never drift apart.
+const CREATE_SESSION_CTE = `WITH f AS (
                     INSERT INTO token_families (id, user_id, created_at, expires_at, dpop_jkt) VALUES ($1, $2, $3, $4, $7) RETURNING id
-                  )
-                  INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
-                  SELECT $5, f.id, NULL, 'active', $3, $6 FROM f`,
-  // Rotation, the happy path: the compare-and-set UPDATE and the child INSERT in one statement,
-  // so one implicit transaction and one round trip. Only an active, unexpired token of a live
-  // family flips, and only once: a concurrent rotation of the same row waits for our commit,
-  // re-reads the row, sees status = 'rotated' and matches nothing (READ COMMITTED re-check).
-  // No row back means nothing was written; `classify` then finds out why.
-  rotate: `WITH won AS (
+                  )`
+const CREATE_SESSION_TOKEN = `INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
+                  SELECT $5, f.id, NULL, 'active', $3, $6 FROM f`
+// Rotation, the happy path: the compare-and-set UPDATE and the child INSERT in one statement,
+// so one implicit transaction and one round trip. Only an active, unexpired token of a live
+// family flips, and only once: a concurrent rotation of the same row waits for our commit,
+// re-reads the row, sees status = 'rotated' and matches nothing (READ COMMITTED re-check).
+// No row back means nothing was written; `classify` then finds out why.
+const ROTATE_CTES = `WITH won AS (
              UPDATE refresh_tokens t
                 SET status = 'rotated', rotated_at = $2, child_hash = $3
                FROM token_families f
@@ -110,8 +105,33 @@ const SQL = {
              INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, status, created_at, expires_at)
              SELECT $3, won.family_id, $1, 'active', $2, LEAST($2::bigint + $4::bigint, won.family_expires_at) FROM won
           RETURNING expires_at
-           )
-           SELECT won.family_id, won.user_id, won.family_expires_at, child.expires_at AS token_expires_at FROM won, child`,
+           )`
+const ROTATE_RESULT = 'SELECT won.family_id, won.user_id, won.family_expires_at, child.expires_at AS token_expires_at FROM won, child'
+const REVOKE_BY_TOKEN_CTES = `WITH t AS (SELECT family_id FROM refresh_tokens WHERE token_hash = $1),
+                       r AS (UPDATE token_families SET revoked_at = $2, revoked_reason = $3
+                              WHERE id IN (SELECT family_id FROM t) AND revoked_at IS NULL RETURNING id, user_id)`
+
+/** Named (prepared once per connection) statements of the hot paths. */
+const SQL = {
+  userByName: 'SELECT id, username, password_hash FROM users WHERE username = $1',
+  userById: 'SELECT id, username, password_hash FROM users WHERE id = $1',
+  upsertUser: `INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash
+               RETURNING id`,
+  // Login: the family and its first token in one statement (one implicit transaction).
+  createSession: `${CREATE_SESSION_CTE} ${CREATE_SESSION_TOKEN}`,
+  // The same, with its `login` audit event: still one statement.
+  createSessionAudited: `${CREATE_SESSION_CTE}, ev AS (
+                    INSERT INTO audit_events (at, type, family_id, user_id, address, user_agent, instance)
+                    SELECT $3, 'login', f.id, $2, $8, $9, $10 FROM f
+                  ) ${CREATE_SESSION_TOKEN}`,
+  // Rotation, the happy path: see ROTATE_CTES.
+  rotate: `${ROTATE_CTES} ${ROTATE_RESULT}`,
+  // The same, with its `rotated` audit event in the same statement: no extra round trip.
+  rotateAudited: `${ROTATE_CTES}, ev AS (
+             INSERT INTO audit_events (at, type, family_id, user_id, address, user_agent, instance)
+             SELECT $2, 'rotated', won.family_id, won.user_id, $6, $7, $8 FROM won
+           ) ${ROTATE_RESULT}`,
   // Why the compare-and-set matched nothing, read after it in the same transaction.
   classify: `SELECT t.family_id, t.status, t.expires_at, t.rotated_at,
                     f.user_id, f.expires_at AS family_expires_at, f.revoked_at, f.dpop_jkt,
@@ -120,10 +140,37 @@ const SQL = {
                LEFT JOIN refresh_tokens c ON c.token_hash = t.child_hash
               WHERE t.token_hash = $1`,
   revokeFamily: 'UPDATE token_families SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL',
-  revokeByToken: `WITH t AS (SELECT family_id FROM refresh_tokens WHERE token_hash = $1),
-                       r AS (UPDATE token_families SET revoked_at = $2, revoked_reason = $3
-                              WHERE id IN (SELECT family_id FROM t) AND revoked_at IS NULL)
-                  SELECT count(*)::int AS found FROM t`,
+  // Reuse: the revocation and its event together, the event only if this transaction revoked the
+  // family (a replay detected by two instances at once is recorded once, by the one that revoked).
+  // The detail: how many rotations led to the presented token (a walk up parent_hash by primary
+  // key) and the family's newest generation (its token count).
+  revokeForReuse: `WITH r AS (
+                     UPDATE token_families SET revoked_at = $1, revoked_reason = 'reuse' WHERE id = $2 AND revoked_at IS NULL RETURNING id, user_id
+                   ), up AS (
+                     WITH RECURSIVE chain(hash, n) AS (
+                       SELECT parent_hash, 0 FROM refresh_tokens WHERE token_hash = $3
+                       UNION ALL SELECT t.parent_hash, chain.n + 1 FROM refresh_tokens t JOIN chain ON t.token_hash = chain.hash
+                     ) SELECT max(n) AS n FROM chain
+                   ), ev AS (
+                     INSERT INTO audit_events (at, type, family_id, user_id, address, user_agent, instance, detail)
+                     SELECT $1, 'reuse_detected', r.id, r.user_id, $4, $5, $6,
+                            json_build_object('replayedGeneration', (SELECT n FROM up),
+                                              'latestGeneration', (SELECT count(*) - 1 FROM refresh_tokens WHERE family_id = $2))::text
+                       FROM r WHERE $6::text IS NOT NULL
+                   )
+                   SELECT count(*)::int AS revoked FROM r`,
+  insertEvent: `INSERT INTO audit_events (at, type, family_id, user_id, address, user_agent, instance, detail)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  eventsOfUser: 'SELECT * FROM audit_events WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3',
+  eventsOfFamily: 'SELECT * FROM audit_events WHERE user_id = $1 AND family_id = $2 AND id < $3 ORDER BY id DESC LIMIT $4',
+  // The first `limit` events in insertion order, those of them before the cut (no index on at to pay at every rotation).
+  purgeEvents: 'DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events ORDER BY id LIMIT $2) AND at < $1',
+  revokeByToken: `${REVOKE_BY_TOKEN_CTES} SELECT count(*)::int AS found FROM t`,
+  // Logout with its event, written only when this statement revoked the family.
+  revokeByTokenAudited: `${REVOKE_BY_TOKEN_CTES}, ev AS (
+                         INSERT INTO audit_events (at, type, family_id, user_id, address, user_agent, instance)
+                         SELECT $2, 'logout', r.id, r.user_id, $4, $5, $6 FROM r
+                       ) SELECT count(*)::int AS found FROM t`,
   familyOfToken: 'SELECT family_id FROM refresh_tokens WHERE token_hash = $1',
   jktOfToken: 'SELECT f.dpop_jkt FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_hash = $1',
   session: `SELECT f.id, f.user_id, u.username, f.expires_at, f.revoked_at
@@ -185,6 +232,16 @@ interface ClassifyRow {
   child_hash: string | null
   child_status: 'active' | 'rotated' | null
   child_expires_at: string | null
+}
+
+/** `$address, $user_agent, $instance` of an audited statement. */
+function contextValues(context: AuditContext): [string | null, string | null, string] {
+  return [context.address, context.userAgent, context.instance]
+}
+
+/** The values of {@link SQL.insertEvent}. */
+function eventValues(at: number, type: AuditEventType, familyId: string | null, userId: string | null, context: AuditContext, detail: AuditDetail | null = null): unknown[] {
+  return [at, type, familyId, userId, ...contextValues(context), detail === null ? null : JSON.stringify(detail)]
 }
 
 function toUser(row: UserRow | undefined): UserRecord | undefined {
@@ -330,15 +387,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
 
     async createSession(s) {
-      await query(
-        named('createSession', [s.familyId, s.userId, s.now, s.familyExpiresAt, s.tokenHash, Math.min(s.tokenExpiresAt, s.familyExpiresAt), s.dpopJkt ?? null]),
-        undefined,
-        true,
-      )
+      const values = [s.familyId, s.userId, s.now, s.familyExpiresAt, s.tokenHash, Math.min(s.tokenExpiresAt, s.familyExpiresAt), s.dpopJkt ?? null]
+      await query(s.audit ? named('createSessionAudited', [...values, ...contextValues(s.audit)]) : named('createSession', values), undefined, true)
     },
 
     async rotate(input) {
-      const won = (await query<RotatedRow>(named('rotate', [input.tokenHash, input.now, input.newTokenHash, input.idleTtlMs, input.dpopJkt ?? null]), undefined, true))[0]
+      const values = [input.tokenHash, input.now, input.newTokenHash, input.idleTtlMs, input.dpopJkt ?? null]
+      const won = (await query<RotatedRow>(input.audit ? named('rotateAudited', [...values, ...contextValues(input.audit)]) : named('rotate', values), undefined, true))[0]
       if (won) {
         return {
           kind: 'rotated',
@@ -354,8 +409,16 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return transaction(async (client): Promise<RotateResult> => {
         const found = (await client.query<ClassifyRow>(named('classify', [input.tokenHash]))).rows[0]
         if (!found) return { kind: 'unknown' }
-        if (found.dpop_jkt !== null && found.dpop_jkt !== (input.dpopJkt ?? null)) return { kind: 'wrong_key', familyId: found.family_id }
-        if (found.revoked_at !== null) return { kind: 'revoked', familyId: found.family_id }
+        const event = (type: AuditEventType) =>
+          input.audit ? client.query(named('insertEvent', eventValues(input.now, type, found.family_id, found.user_id, input.audit))) : undefined
+        if (found.dpop_jkt !== null && found.dpop_jkt !== (input.dpopJkt ?? null)) {
+          await event('refresh_wrong_key')
+          return { kind: 'wrong_key', familyId: found.family_id }
+        }
+        if (found.revoked_at !== null) {
+          await event('refresh_after_revocation')
+          return { kind: 'revoked', familyId: found.family_id }
+        }
         if (input.now >= Number(found.family_expires_at)) return { kind: 'expired' }
         if (found.status === 'rotated') {
           const sinceRotation = input.now - Number(found.rotated_at ?? 0)
@@ -367,6 +430,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
             found.child_status === 'active' &&
             input.now < Number(found.child_expires_at)
           ) {
+            await event('rotation_replayed')
             return {
               kind: 'rotated',
               replayed: true,
@@ -377,7 +441,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
             }
           }
           // Reuse (RFC 9700 §4.14.2).
-          await client.query(named('revokeFamily', [input.now, 'reuse', found.family_id]))
+          const audit = input.audit ? contextValues(input.audit) : [null, null, null]
+          await client.query(named('revokeForReuse', [input.now, found.family_id, input.tokenHash, ...audit]))
           return { kind: 'reused', familyId: found.family_id }
         }
         if (input.now >= Number(found.expires_at)) return { kind: 'expired' }
@@ -418,9 +483,25 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return rows.length === 0 ? undefined : rows[0]!.dpop_jkt
     },
 
-    async revokeFamilyByToken(tokenHash, now, reason) {
-      const rows = await query<{ found: number }>(named('revokeByToken', [tokenHash, now, reason]), undefined, true)
+    async revokeFamilyByToken(tokenHash, now, reason, context) {
+      const statement = context ? named('revokeByTokenAudited', [tokenHash, now, reason, ...contextValues(context)]) : named('revokeByToken', [tokenHash, now, reason])
+      const rows = await query<{ found: number }>(statement, undefined, true)
       return (rows[0]?.found ?? 0) > 0
+    },
+
+    async appendAuditEvent(e) {
+      await query(named('insertEvent', eventValues(e.at, e.type, e.familyId, e.userId, e, e.detail)), undefined, true)
+    },
+
+    async listAuditEvents(q) {
+      const before = q.before ?? Number.MAX_SAFE_INTEGER
+      const statement = q.familyId === undefined ? named('eventsOfUser', [q.userId, before, q.limit]) : named('eventsOfFamily', [q.userId, q.familyId, before, q.limit])
+      return (await query<Parameters<typeof toAuditEvent>[0]>(statement)).map(toAuditEvent)
+    },
+
+    async purgeAuditEvents(before, limit) {
+      const rows = await query<{ n: number }>(`WITH d AS (${SQL.purgeEvents} RETURNING 1) SELECT count(*)::int AS n FROM d`, [before, limit])
+      return rows[0]?.n ?? 0
     },
 
     async findSession(familyId) {

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import Database from 'better-sqlite3'
 import { DATA_DIR_MODE, DATA_FILE_MODE, restrictFiles } from '../data-files.ts'
 import { startCheckpointer } from './sqlite-checkpointer.ts'
-import type { AttemptBudget, AttemptReservation, NewSession, RevocationListener, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
+import type { AttemptBudget, AttemptReservation, AuditContext, AuditDetail, AuditEvent, AuditEventType, NewSession, RevocationListener, RotateInput, RotateResult, Store, UserRecord } from './types.ts'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -59,6 +59,24 @@ CREATE TABLE IF NOT EXISTS dpop_proofs (
   key        TEXT PRIMARY KEY,
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- The audit trail (README "Monitoring"): security events of token families, kept AUDIT_RETENTION.
+-- No token, no hash of a token, no password: ids, times, where from, and a small JSON detail.
+-- Written inside the rotation's transaction, so every index here is paid by every rotation: the
+-- rowid (no AUTOINCREMENT, which writes sqlite_sequence at every insert) orders events and is the
+-- cursor; retention deletes by rowid (insertion order), so there is no index on at; and a family's
+-- events are read among its user's (the admin route names both), so one index, by user.
+CREATE TABLE IF NOT EXISTS audit_events (
+  id         INTEGER PRIMARY KEY,
+  at         INTEGER NOT NULL,
+  type       TEXT NOT NULL,
+  family_id  TEXT,
+  user_id    TEXT,
+  address    TEXT,
+  user_agent TEXT,
+  instance   TEXT NOT NULL,
+  detail     TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_events_user ON audit_events(user_id, id) WHERE user_id IS NOT NULL;
 `
 
 interface TokenJoinRow {
@@ -80,6 +98,33 @@ interface SessionRow {
   username: string
   expires_at: number
   revoked_at: number | null
+}
+
+interface AuditRow {
+  id: number
+  at: number
+  type: AuditEventType
+  family_id: string | null
+  user_id: string | null
+  address: string | null
+  user_agent: string | null
+  instance: string
+  detail: string | null
+}
+
+/** A stored row as an {@link AuditEvent} (shared with the PostgreSQL store). */
+export function toAuditEvent(row: Omit<AuditRow, 'id' | 'at'> & { id: number | string; at: number | string }): AuditEvent {
+  return {
+    id: Number(row.id),
+    at: Number(row.at),
+    type: row.type,
+    familyId: row.family_id,
+    userId: row.user_id,
+    address: row.address,
+    userAgent: row.user_agent,
+    instance: row.instance,
+    detail: row.detail === null ? null : (JSON.parse(row.detail) as AuditDetail),
+  }
 }
 
 interface UserRow {
@@ -203,6 +248,29 @@ export function openSqliteStore(path: string): Store {
     ),
     releaseAttempt: db.prepare('UPDATE login_attempts SET count = count - 1 WHERE key = ? AND window_ends_at = ? AND count > 0'),
     ping: db.prepare('SELECT 1'),
+    insertEvent: db.prepare(
+      'INSERT INTO audit_events (at, type, family_id, user_id, address, user_agent, instance, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    eventsOfUser: db.prepare<[string, number, number], AuditRow>('SELECT * FROM audit_events WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
+    eventsOfFamily: db.prepare<[string, string, number, number], AuditRow>(
+      'SELECT * FROM audit_events WHERE user_id = ? AND family_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
+    ),
+    // The first `limit` events in insertion order, those of them before the cut.
+    purgeEvents: db.prepare('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events ORDER BY id LIMIT ?) AND at < ?'),
+    // Reuse only (rare): how many rotations led to the presented token (a walk up parent_hash by
+    // primary key), and the family's newest generation (its token count, through the family index).
+    generation: db.prepare<[string], { n: number }>(
+      `WITH RECURSIVE up(hash, n) AS (
+         SELECT parent_hash, 0 FROM refresh_tokens WHERE token_hash = ?
+         UNION ALL SELECT t.parent_hash, up.n + 1 FROM refresh_tokens t JOIN up ON t.token_hash = up.hash
+       ) SELECT max(n) AS n FROM up`,
+    ),
+    familySize: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM refresh_tokens WHERE family_id = ?'),
+  }
+
+  function audit(context: AuditContext | undefined, at: number, type: AuditEventType, familyId: string | null, userId: string | null, detail: AuditDetail | null = null): void {
+    if (!context) return
+    q.insertEvent.run(at, type, familyId, userId, context.address, context.userAgent, context.instance, detail === null ? null : JSON.stringify(detail))
   }
 
   const upsertUser = db.transaction((username: string, passwordHash: string): UserRecord => {
@@ -219,14 +287,30 @@ export function openSqliteStore(path: string): Store {
   const createSession = db.transaction((s: NewSession) => {
     q.insertFamily.run(s.familyId, s.userId, s.now, s.familyExpiresAt, s.dpopJkt ?? null)
     q.insertToken.run(s.tokenHash, s.familyId, null, s.now, Math.min(s.tokenExpiresAt, s.familyExpiresAt))
+    audit(s.audit, s.now, 'login', s.familyId, s.userId)
+  })
+
+  /** Logout: the family revoked and its event written together. Whether a family was found, and whether this call revoked it. */
+  const revokeByToken = db.transaction((tokenHash: string, now: number, reason: string, context: AuditContext | undefined) => {
+    const row = q.familyOfToken.get(tokenHash)
+    if (!row) return { found: false, revoked: false }
+    const revoked = q.revokeFamily.run(now, reason, row.family_id).changes > 0
+    if (revoked && context) audit(context, now, 'logout', row.family_id, q.session.get(row.family_id)?.user_id ?? null)
+    return { found: true, revoked, familyId: row.family_id }
   })
 
   /** One rotation; run inside rotateBatch, so as a savepoint: its failure undoes it alone. */
   const rotateOne = db.transaction((input: RotateInput): RotateResult => {
     const row = q.tokenWithFamily.get(input.tokenHash)
     if (!row) return { kind: 'unknown' }
-    if (row.dpop_jkt !== null && row.dpop_jkt !== (input.dpopJkt ?? null)) return { kind: 'wrong_key', familyId: row.family_id }
-    if (row.revoked_at !== null) return { kind: 'revoked', familyId: row.family_id }
+    if (row.dpop_jkt !== null && row.dpop_jkt !== (input.dpopJkt ?? null)) {
+      audit(input.audit, input.now, 'refresh_wrong_key', row.family_id, row.user_id)
+      return { kind: 'wrong_key', familyId: row.family_id }
+    }
+    if (row.revoked_at !== null) {
+      audit(input.audit, input.now, 'refresh_after_revocation', row.family_id, row.user_id)
+      return { kind: 'revoked', familyId: row.family_id }
+    }
     if (input.now >= row.family_expires_at) return { kind: 'expired' }
     if (row.status === 'rotated') {
       const child = row.child_hash === null ? undefined : q.child.get(row.child_hash)
@@ -239,7 +323,12 @@ export function openSqliteStore(path: string): Store {
         child.status === 'active' &&
         input.now < child.expires_at
       ) {
+        audit(input.audit, input.now, 'rotation_replayed', row.family_id, row.user_id)
         return { kind: 'rotated', replayed: true, userId: row.user_id, familyId: row.family_id, tokenExpiresAt: child.expires_at, familyExpiresAt: row.family_expires_at }
+      }
+      if (input.audit) {
+        const detail = { replayedGeneration: q.generation.get(input.tokenHash)!.n, latestGeneration: q.familySize.get(row.family_id)!.n - 1 }
+        audit(input.audit, input.now, 'reuse_detected', row.family_id, row.user_id, detail)
       }
       q.revokeFamily.run(input.now, 'reuse', row.family_id)
       return { kind: 'reused', familyId: row.family_id }
@@ -253,6 +342,7 @@ export function openSqliteStore(path: string): Store {
     }
     const tokenExpiresAt = Math.min(input.now + input.idleTtlMs, row.family_expires_at)
     q.insertToken.run(input.newTokenHash, row.family_id, row.token_hash, input.now, tokenExpiresAt)
+    audit(input.audit, input.now, 'rotated', row.family_id, row.user_id)
     return {
       kind: 'rotated',
       replayed: false,
@@ -376,11 +466,22 @@ export function openSqliteStore(path: string): Store {
     async dpopJktOfToken(tokenHash) {
       return q.jktOfToken.get(tokenHash)?.dpop_jkt
     },
-    async revokeFamilyByToken(tokenHash, now, reason) {
-      const row = q.familyOfToken.get(tokenHash)
-      if (!row) return false
-      if (q.revokeFamily.run(now, reason, row.family_id).changes > 0) emit(row.family_id)
-      return true
+    async revokeFamilyByToken(tokenHash, now, reason, context) {
+      const result = revokeByToken.immediate(tokenHash, now, reason, context)
+      if (result.revoked) emit(result.familyId!)
+      return result.found
+    },
+    async appendAuditEvent(event) {
+      audit(event, event.at, event.type, event.familyId, event.userId, event.detail)
+    },
+    async listAuditEvents(query) {
+      const before = query.before ?? Number.MAX_SAFE_INTEGER
+      const rows =
+        query.familyId === undefined ? q.eventsOfUser.all(query.userId, before, query.limit) : q.eventsOfFamily.all(query.userId, query.familyId, before, query.limit)
+      return rows.map(toAuditEvent)
+    },
+    async purgeAuditEvents(before, limit) {
+      return q.purgeEvents.run(limit, before).changes
     },
     async findSession(familyId) {
       const row = q.session.get(familyId)

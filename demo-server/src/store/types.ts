@@ -40,6 +40,8 @@ export interface NewSession {
   familyExpiresAt: number
   /** DPoP (RFC 9449 §5): the thumbprint of the key every refresh of this family must prove; absent = unbound. */
   dpopJkt?: string | null
+  /** Who logged in from where: the store writes the `login` audit event with the family, in the same write. Omitted: no event. */
+  audit?: AuditContext
 }
 
 /** Input of {@link Store.rotate}. */
@@ -69,6 +71,8 @@ export interface RotateInput {
    * or revoked by a stolen token presented without its key.
    */
   dpopJkt?: string | null
+  /** Who asked from where: the store writes the rotation's audit event (rotated, replayed, reuse, refused) in the same transaction. Omitted: no event. */
+  audit?: AuditContext
 }
 
 /**
@@ -117,6 +121,78 @@ export type AttemptReservation =
   /** `key`'s budget is spent for its current window, which ends in `retryAfterMs`; nothing was taken. */
   | { kind: 'refused'; key: string; retryAfterMs: number }
 
+/**
+ * What an audit event says happened to a token family (see the README's Monitoring section).
+ * Never a token, a hash of one, or a password: ids, times, where from, and small numbers.
+ */
+export type AuditEventType =
+  /** A login succeeded: a family (session) began. */
+  | 'login'
+  /** A login with an unknown user or a wrong password (`userId` null for an unknown user). */
+  | 'login_failed'
+  /** A login refused before the password was checked: an attempt budget is spent. `detail.budget` says which. */
+  | 'login_locked'
+  /** A refresh token was rotated. */
+  | 'rotated'
+  /** A rotated token presented again within the retry window while its child was unused: the lost answer again. */
+  | 'rotation_replayed'
+  /** An already rotated token was presented: the family is revoked. `detail`: replayed and latest generation. */
+  | 'reuse_detected'
+  /** A refresh token of a family already revoked (logout, reuse) was presented. */
+  | 'refresh_after_revocation'
+  /** A refresh token of a DPoP-bound family was presented without a proof by its key (a stolen token): refused, the family untouched. */
+  | 'refresh_wrong_key'
+  /** The family was revoked by a logout. */
+  | 'logout'
+
+/** Where a request came from, for its audit event. */
+export interface AuditContext {
+  /** The client's address as the server sees it (`request.ip`, the proxy's view with `trustProxy`). */
+  address: string | null
+  /** The `User-Agent` header, cut to a bounded length. */
+  userAgent: string | null
+  /** Which server instance saw it (`INSTANCE_ID`). */
+  instance: string
+}
+
+/** Small, fixed facts about an event; never free text from a client. */
+export interface AuditDetail {
+  /** `reuse_detected`: the generation of the presented token (0 = the one issued at login). */
+  replayedGeneration?: number
+  /** `reuse_detected`: the family's newest generation when the replay arrived. */
+  latestGeneration?: number
+  /** `login_locked`: which budget was spent. */
+  budget?: string
+}
+
+/** An audit event to write. */
+export interface AuditEventInput extends AuditContext {
+  /** Epoch ms. */
+  at: number
+  type: AuditEventType
+  familyId: string | null
+  userId: string | null
+  detail: AuditDetail | null
+}
+
+/** An audit event as stored: `id` grows with every event written (the pagination cursor). */
+export interface AuditEvent extends AuditEventInput {
+  id: number
+}
+
+/**
+ * {@link Store.listAuditEvents}: a user's events, or one session's (family) of that user. Always by
+ * user: the stores index events by user only (one index less to write at every rotation), and a
+ * family's events are found among its user's.
+ */
+export interface AuditQuery {
+  userId: string
+  familyId?: string
+  /** Only events with a smaller id (the cursor of the previous page). */
+  before?: number
+  limit: number
+}
+
 /** Why a family was revoked. */
 export type RevokeReason = 'logout' | 'reuse'
 
@@ -157,8 +233,11 @@ export interface Store {
    * cannot end the session.)
    */
   dpopJktOfToken(tokenHash: string): Promise<string | null | undefined>
-  /** Revokes the family the token belongs to (any status). Returns whether a family was found. */
-  revokeFamilyByToken(tokenHash: string, now: number, reason: RevokeReason): Promise<boolean>
+  /**
+   * Revokes the family the token belongs to (any status). Returns whether a family was found.
+   * With `audit`, a family revoked by this call gets its `logout` event in the same write.
+   */
+  revokeFamilyByToken(tokenHash: string, now: number, reason: RevokeReason, audit?: AuditContext): Promise<boolean>
   /** The session (family) an access token's `sid` names, revoked or not; undefined once deleted. */
   findSession(familyId: string): Promise<SessionRecord | undefined>
   /**
@@ -186,6 +265,15 @@ export interface Store {
    * processes and instances. Entries past `expiresAt` go with {@link Store.purgeExpired}.
    */
   recordDpopProof(key: string, expiresAt: number, now: number): Promise<boolean>
+  /** Appends one audit event that no other write carries (failed and refused logins). */
+  appendAuditEvent(event: AuditEventInput): Promise<void>
+  /** Audit events of a user (or of one of its families), newest first, with `id < before` when given; at most `limit`. */
+  listAuditEvents(query: AuditQuery): Promise<AuditEvent[]>
+  /**
+   * Of the first `limit` audit events in insertion order, deletes those older than `before` (epoch
+   * ms). Returns how many: fewer than `limit` means the cleanup has caught up.
+   */
+  purgeAuditEvents(before: number, limit: number): Promise<number>
   /** Throws when the store cannot serve requests (health check). */
   ping(): Promise<void>
   close(): Promise<void>

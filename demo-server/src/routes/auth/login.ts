@@ -54,6 +54,7 @@ const loginRoute: FastifyPluginAsyncTypebox = async (app) => {
       const reservation = await app.store.reserveAttempts(budgets, app.now())
       if (reservation.kind === 'refused') {
         request.log.warn({ budget: reservation.key.split('\n')[1], knownDevice: deviceId !== undefined }, 'login refused: attempt budget spent')
+        app.monitoring.login(request, 'locked', { username, budget: reservation.key.split('\n')[1] })
         throw new HttpError(429, 'rate_limited', refusalMessage(reservation.key), {
           'retry-after': String(Math.max(1, Math.ceil(reservation.retryAfterMs / 1000))),
         })
@@ -62,7 +63,10 @@ const loginRoute: FastifyPluginAsyncTypebox = async (app) => {
       const user = await app.store.findUserByUsername(username)
       // Unknown user: verify against a dummy hash anyway, so both answers take one scrypt.
       const ok = await app.passwordHasher.verify(password, user?.passwordHash ?? app.dummyPasswordHash)
-      if (!user || !ok) throw new HttpError(401, 'invalid_credentials', INVALID_CREDENTIALS)
+      if (!user || !ok) {
+        app.monitoring.login(request, 'failed', { userId: user?.id ?? null })
+        throw new HttpError(401, 'invalid_credentials', INVALID_CREDENTIALS)
+      }
 
       // A success does not count: the slots go back.
       await app.store.releaseAttempts(reservation.slots)
@@ -82,7 +86,9 @@ const loginRoute: FastifyPluginAsyncTypebox = async (app) => {
         familyExpiresAt,
         // A public client's refresh tokens are bound to the login's DPoP key, for the family's whole life (RFC 9449 §5).
         dpopJkt,
+        audit: app.monitoring.auditContext(request),
       })
+      app.monitoring.login(request, 'ok')
       request.log.info({ sid: familyId, sub: user.id, knownDevice: deviceId !== undefined, dpop: dpopJkt !== null }, 'login')
       const body = sendTokens(app, reply, { userId: user.id, familyId, refreshToken, refreshExpiresAt, dpopJkt })
       // This browser is now a known device for this user (a fresh cookie at every login).

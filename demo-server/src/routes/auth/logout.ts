@@ -43,8 +43,11 @@ const logoutRoute: FastifyPluginAsyncTypebox = async (app) => {
             }
           }
         }
-        const found = await app.store.revokeFamilyByToken(hashRefreshToken(token), app.now(), 'logout')
-        if (found) request.log.info('logout: token family revoked')
+        const found = await app.store.revokeFamilyByToken(hashRefreshToken(token), app.now(), 'logout', app.monitoring.auditContext(request))
+        if (found) {
+          request.log.info('logout: token family revoked')
+          app.monitoring.loggedOut()
+        }
       }
       clearRefreshCookie(reply)
       noStore(reply)

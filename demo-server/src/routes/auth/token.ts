@@ -67,7 +67,9 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
         idleTtlMs: app.settings.refreshTokenTtl * 1000,
         graceMs: app.settings.refreshReuseGraceMs,
         dpopJkt,
+        audit: app.monitoring.auditContext(request),
       })
+      app.monitoring.refreshed(result, reply)
 
       switch (result.kind) {
         case 'rotated':

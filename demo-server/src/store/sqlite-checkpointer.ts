@@ -50,6 +50,9 @@ export function startCheckpointer(path: string, betterSqlite3Path: string, onExi
   })
   return async () => {
     stopping = true
+    // Unref'd so a running server never waits on it; but whoever awaits the stop must be kept alive until the
+    // worker is gone: `await store.close()` as a script's last act exited with code 13 (an unsettled await).
+    worker.ref()
     worker.postMessage('stop')
     await new Promise<void>((resolve) => {
       if (worker.threadId === -1) resolve()

@@ -3,28 +3,16 @@
 // attachAxios they were added on; the retry re-sends the prepared request.
 // Over a real token server; the first attempt of every request meets a 401.
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
-import { createTokenManager, type TokenManager } from '../../src/index.js'
+import { beforeAll, describe, expect, test } from 'vitest'
+import { createTokenManager } from '../../src/index.js'
 import { attachAxios, type AttachAxiosOptions } from '../../src/adapters/axios.js'
-import { fetchRefresh, rejection, startTokenServer, type EchoBody, type TokenServer } from '../helpers/token-server.js'
+import { fetchRefresh, rejection, type EchoBody, type TokenServer } from '../helpers/token-server.js'
+import { useTwoTokenServers } from '../helpers/two-servers.js'
 
+const { servers, managers } = useTwoTokenServers()
 let server: TokenServer
 let other: TokenServer
-const managers: TokenManager[] = []
-
-beforeAll(async () => {
-  ;[server, other] = await Promise.all([startTokenServer(), startTokenServer()])
-})
-afterAll(async () => {
-  await Promise.all([server.close(), other.close()])
-})
-beforeEach(() => {
-  server.reset()
-  other.reset()
-})
-afterEach(() => {
-  for (const manager of managers.splice(0)) manager.dispose()
-})
+beforeAll(() => void ({ server, other } = servers))
 
 /** An instance with the app's set-up `before` attachAxios and `after` it; the server then expires every token. */
 async function app(setup: { before?: (api: AxiosInstance) => void; after?: (api: AxiosInstance) => void; attach?: AttachAxiosOptions; baseURL?: string } = {}) {

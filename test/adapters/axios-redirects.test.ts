@@ -2,28 +2,16 @@
 // follow-redirects): the token never reaches an origin that is not allowed,
 // whatever the header's name. Two real servers on two ports (two origins).
 import axios, { type AxiosInstance } from 'axios'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
-import { createTokenManager, type TokenManager } from '../../src/index.js'
+import { beforeAll, beforeEach, describe, expect, test } from 'vitest'
+import { createTokenManager } from '../../src/index.js'
 import { attachAxios, type AttachAxiosOptions } from '../../src/adapters/axios.js'
-import { fetchRefresh, startTokenServer, type TokenServer } from '../helpers/token-server.js'
+import { fetchRefresh, type TokenServer } from '../helpers/token-server.js'
+import { useTwoTokenServers } from '../helpers/two-servers.js'
 
+const { servers, managers } = useTwoTokenServers()
 let server: TokenServer
 let other: TokenServer
-const managers: TokenManager[] = []
-
-beforeAll(async () => {
-  ;[server, other] = await Promise.all([startTokenServer(), startTokenServer()])
-})
-afterAll(async () => {
-  await Promise.all([server.close(), other.close()])
-})
-beforeEach(() => {
-  server.reset()
-  other.reset()
-})
-afterEach(() => {
-  for (const manager of managers.splice(0)) manager.dispose()
-})
+beforeAll(() => void ({ server, other } = servers))
 
 async function signedIn(attach: AttachAxiosOptions = {}) {
   const manager = createTokenManager({ refresh: fetchRefresh(server) })

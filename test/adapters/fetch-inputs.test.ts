@@ -4,28 +4,16 @@
 // with its own fetch, against two real servers on two ports (two origins).
 import nodeFetch, { Request as NodeFetchRequest } from 'node-fetch'
 import { fetch as undiciFetch, Request as UndiciRequest } from 'undici'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
-import { createTokenManager, type TokenManager } from '../../src/index.js'
+import { beforeAll, describe, expect, test } from 'vitest'
+import { createTokenManager } from '../../src/index.js'
 import { createAuthFetch } from '../../src/adapters/fetch.js'
-import { fetchRefresh, startTokenServer, type EchoBody, type TokenServer } from '../helpers/token-server.js'
+import { fetchRefresh, type EchoBody, type TokenServer } from '../helpers/token-server.js'
+import { useTwoTokenServers } from '../helpers/two-servers.js'
 
+const { servers, managers } = useTwoTokenServers()
 let server: TokenServer
 let other: TokenServer
-const managers: TokenManager[] = []
-
-beforeAll(async () => {
-  ;[server, other] = await Promise.all([startTokenServer(), startTokenServer()])
-})
-afterAll(async () => {
-  await Promise.all([server.close(), other.close()])
-})
-beforeEach(() => {
-  server.reset()
-  other.reset()
-})
-afterEach(() => {
-  for (const manager of managers.splice(0)) manager.dispose()
-})
+beforeAll(() => void ({ server, other } = servers))
 
 /** Requests `target` received carrying any token `server` issued, in any header. */
 const leaks = (target: TokenServer) =>

@@ -1,28 +1,16 @@
 // DESIGN 8 across redirects, for createAuthFetch on Node's fetch: the token never
 // reaches an origin that is not allowed, whatever the header's name. Two real
 // servers on two ports (two origins); the allowed one redirects to the other.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
-import { AuthError, createTokenManager, type TokenManager } from '../../src/index.js'
+import { beforeAll, beforeEach, describe, expect, test } from 'vitest'
+import { AuthError, createTokenManager } from '../../src/index.js'
 import { createAuthFetch, type AuthFetchOptions } from '../../src/adapters/fetch.js'
-import { fetchRefresh, startTokenServer, type TokenServer } from '../helpers/token-server.js'
+import { fetchRefresh, type TokenServer } from '../helpers/token-server.js'
+import { useTwoTokenServers } from '../helpers/two-servers.js'
 
+const { servers, managers } = useTwoTokenServers()
 let server: TokenServer
 let other: TokenServer
-const managers: TokenManager[] = []
-
-beforeAll(async () => {
-  ;[server, other] = await Promise.all([startTokenServer(), startTokenServer()])
-})
-afterAll(async () => {
-  await Promise.all([server.close(), other.close()])
-})
-beforeEach(() => {
-  server.reset()
-  other.reset()
-})
-afterEach(() => {
-  for (const manager of managers.splice(0)) manager.dispose()
-})
+beforeAll(() => void ({ server, other } = servers))
 
 async function signedIn(wrap: AuthFetchOptions = {}) {
   const manager = createTokenManager({ refresh: fetchRefresh(server) })

@@ -1,37 +1,24 @@
 // createAuthFetch over real HTTP (Node's fetch against a real node:http token
 // server): bursts, retry once, aborts, refresh failures, body replay, origins.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest'
+import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import {
   AuthError,
   createTokenManager,
   RefreshFailedError,
   SessionExpiredError,
-  type TokenManager,
   type TokenManagerOptions,
 } from '../../src/index.js'
 import { createAuthFetch, type AuthFetchOptions } from '../../src/adapters/fetch.js'
 import { allSettledWithin, bound, expectWithin, until } from '../helpers/bounds.js'
 import { flush } from '../helpers/core-harness.js'
-import { errorText, fetchRefresh, rejection, startTokenServer, type EchoBody, type LoggedRequest, type TokenServer } from '../helpers/token-server.js'
+import { errorText, fetchRefresh, rejection, type EchoBody, type LoggedRequest, type TokenServer } from '../helpers/token-server.js'
+import { useTwoTokenServers } from '../helpers/two-servers.js'
 
+const { servers, managers } = useTwoTokenServers()
 let server: TokenServer
 let other: TokenServer
-const managers: TokenManager[] = []
-
-beforeAll(async () => {
-  ;[server, other] = await Promise.all([startTokenServer(), startTokenServer()])
-})
-afterAll(async () => {
-  await Promise.all([server.close(), other.close()])
-})
-beforeEach(() => {
-  server.reset()
-  other.reset()
-})
-afterEach(() => {
-  vi.unstubAllGlobals()
-  for (const manager of managers.splice(0)) manager.dispose()
-})
+beforeAll(() => void ({ server, other } = servers))
+afterEach(() => vi.unstubAllGlobals())
 
 async function signedIn(options: Partial<TokenManagerOptions> = {}, wrap: AuthFetchOptions = {}) {
   const manager = createTokenManager({ refresh: fetchRefresh(server), ...options })

@@ -8,6 +8,6 @@
  */
 export function fallbackOrigin(_url: string, _base?: string): string | null {
   throw new TypeError(
-    'silent-refresh: the global URL is not the WHATWG parser (React Native\'s own?), so no origin can be judged and no token is sent: resolve the package with the "react-native" export condition (Metro package exports) or install react-native-url-polyfill',
+    'silent-refresh: URL is not the WHATWG parser (React Native\'s own?), so no token is sent: resolve the package with the "react-native" export condition (Metro package exports) or install react-native-url-polyfill',
   )
 }

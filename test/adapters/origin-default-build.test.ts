@@ -11,7 +11,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi 
 import { createTokenManager, type TokenManager } from '../../src/index.js'
 import { attachAxios } from '../../src/adapters/axios.js'
 import { createAuthFetch } from '../../src/adapters/fetch.js'
-import { normalizeOrigins } from '../../src/adapters/internal/origin.js'
+import { createAuthLink } from '../../src/integrations/apollo/index.js'
+import { createAuthBaseQuery } from '../../src/integrations/rtk-query/index.js'
+import { createAuthConfig } from '../../src/integrations/urql/index.js'
 import { errorText, fetchRefresh, rejection, startTokenServer, type TokenServer } from '../helpers/token-server.js'
 import { reactNativeUrl, type ReactNativeVersion } from '../runtime/react-native/metro-build.js'
 
@@ -67,10 +69,11 @@ describe.each(['0.73.11', '0.88.1'] as const)("React Native %s's URL, the defaul
     expectTheFix(thrown(() => createAuthFetch(manager, { allowedOrigins: [server.url] })))
   })
 
-  test('the GraphQL integrations throw too (their allowlist is read the same way)', () => {
+  test('the integrations that judge origins throw when created too (Apollo, urql, RTK Query)', () => {
     vi.stubGlobal('URL', reactNative[version])
-    expectTheFix(thrown(() => normalizeOrigins([])))
-    expectTheFix(thrown(() => normalizeOrigins([server.url])))
+    expectTheFix(thrown(() => createAuthLink(manager)))
+    expectTheFix(thrown(() => createAuthConfig(manager, { allowedOrigins: [server.url] })))
+    expectTheFix(thrown(() => createAuthBaseQuery(manager, { baseUrl: server.url })))
   })
 
   test('a URL that stops being WHATWG after attaching: each request rejects with the fix, and nothing reaches the server', async () => {

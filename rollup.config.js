@@ -1,4 +1,7 @@
 // ESM + CJS per entry, and types per entry (.d.ts for import, .d.cts for require).
+// Every entry is built twice: dist/ for every runtime, dist/react-native/ (the
+// "react-native" export condition, which Metro resolves) with the origin parser
+// that React Native's own URL needs; the declarations are shared.
 // The adapters' types import the core's from "silent-refresh" itself, so one
 // TokenManager type serves every entry.
 import { rmSync } from 'node:fs'
@@ -51,16 +54,33 @@ const selfReference = {
   },
 }
 
-export default [
-  {
-    input,
-    external,
-    plugins: [esbuild({ target: 'es2022', tsconfig: 'tsconfig.json' })],
-    output: [
-      { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'internal/[name]-[hash].js', banner, sourcemap: true, sourcemapExcludeSources: true },
-      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'internal/[name]-[hash].cjs', exports: 'named', banner, sourcemap: true, sourcemapExcludeSources: true },
-    ],
+/**
+ * The React Native build: ./origin-fallback.ts (a TypeError where the global URL
+ * is not the WHATWG parser) becomes ./origin-fallback.react-native.ts (the parser).
+ */
+const fallback = fileURLToPath(new URL('./src/adapters/internal/origin-fallback.ts', import.meta.url))
+const reactNativeOrigin = {
+  name: 'react-native-origin',
+  async resolveId(id, importer, options) {
+    const resolved = await this.resolve(id, importer, { ...options, skipSelf: true })
+    return resolved?.id === fallback ? fallback.replace(/\.ts$/, '.react-native.ts') : null
   },
+}
+
+/** ESM and CJS of every entry into `dir`. */
+const javascript = (dir, plugins = []) => ({
+  input,
+  external,
+  plugins: [...plugins, esbuild({ target: 'es2022', tsconfig: 'tsconfig.json' })],
+  output: [
+    { dir, format: 'es', entryFileNames: '[name].js', chunkFileNames: 'internal/[name]-[hash].js', banner, sourcemap: true, sourcemapExcludeSources: true },
+    { dir, format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'internal/[name]-[hash].cjs', exports: 'named', banner, sourcemap: true, sourcemapExcludeSources: true },
+  ],
+})
+
+export default [
+  javascript('dist'),
+  javascript('dist/react-native', [reactNativeOrigin]),
   ...['d.ts', 'd.cts'].flatMap((ext) => [
     { input: { index: input.index }, external, plugins: [dts({ sourcemap: true })], output: { dir: 'dist', entryFileNames: `[name].${ext}`, sourcemap: true } },
     {

@@ -58,6 +58,10 @@ const cases: [string, Imports][] = [
   ['silent-refresh: core + axios adapter (createTokenManager, attachAxios)', [[dist('index.js'), ['createTokenManager']], [dist('axios.js'), ['attachAxios']]]],
   ['silent-refresh: core + fetch adapter (createTokenManager, createAuthFetch)', [[dist('index.js'), ['createTokenManager']], [dist('fetch.js'), ['createAuthFetch']]]],
   [
+    'silent-refresh: React Native build, core + axios (dist/react-native/: the "react-native" condition, with the origin parser)',
+    [[dist('react-native/index.js'), ['createTokenManager']], [dist('react-native/axios.js'), ['attachAxios']]],
+  ],
+  [
     'silent-refresh: a typical axios app (+ refreshTokenGrant, webStorage)',
     [[dist('index.js'), ['createTokenManager', 'refreshTokenGrant', 'webStorage']], [dist('axios.js'), ['attachAxios']]],
   ],
@@ -73,6 +77,8 @@ const sizeLimitNames: Record<string, string> = {
   'silent-refresh: core (createTokenManager, refreshTokenGrant)': 'core',
   'silent-refresh: core + axios adapter (createTokenManager, attachAxios)': 'core + axios adapter',
   'silent-refresh: core + fetch adapter (createTokenManager, createAuthFetch)': 'core + fetch adapter',
+  'silent-refresh: React Native build, core + axios (dist/react-native/: the "react-native" condition, with the origin parser)':
+    'core + axios adapter, React Native build (the "react-native" condition: dist/react-native/, with the origin parser)',
   'silent-refresh: whole "silent-refresh" entry': 'whole "silent-refresh" entry',
   'silent-refresh: whole "silent-refresh/axios" entry': '"silent-refresh/axios"',
   'silent-refresh: whole "silent-refresh/fetch" entry': '"silent-refresh/fetch"',
@@ -109,6 +115,8 @@ table('Bundle size: what a user imports, esbuild ESM minified + gzip -9, axios e
   'them its own way, hence the small difference in its column (its budgets in .size-limit.json are checked in CI).',
   'silent-refresh has no runtime dependency; axios-jwt\'s sizes include jwt-decode 3 and ms.',
   'axios-auth-refresh does not attach tokens, store them or read expiry: the app writes that part itself.',
+  'The React Native build is what Metro resolves (the "react-native" export condition): the same code plus the origin parser',
+  "React Native's own URL needs; every other bundler gets dist/, without it.",
 ])
 
 // Where the bytes of core + axios go, by source file: the same imports bundled from src/ (dist/ is

@@ -4,14 +4,22 @@
 // its constructor takes "HTTPS://host" or " https://host" for a path under the
 // base. The SDK must judge origins as the request will actually go (the native
 // stack parses URLs as the WHATWG parser does), whichever URL the app has.
+// The parser is tested here from its own module; the adapters as the React
+// Native build (dist/react-native/, the "react-native" export condition) composes
+// them: ./internal/origin-fallback.ts replaced by its .react-native.ts, as
+// rollup.config.js does. The default build under these URLs: origin-default-build.test.ts.
 import fc from 'fast-check'
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import axios from 'axios'
 import { createTokenManager } from '../../src/index.js'
 import { attachAxios } from '../../src/adapters/axios.js'
 import { createAuthFetch } from '../../src/adapters/fetch.js'
-import { isAllowed, normalizeOrigins, originOf, parseOrigin } from '../../src/adapters/internal/origin.js'
+import { isAllowed, normalizeOrigins, originOf } from '../../src/adapters/internal/origin.js'
+import { parseOrigin } from '../../src/adapters/internal/origin-parser.js'
 import { reactNativeUrl, type ReactNativeVersion } from '../runtime/react-native/metro-build.js'
+
+// What rollup.config.js's react-native-origin plugin does for dist/react-native/.
+vi.mock('../../src/adapters/internal/origin-fallback.js', () => import('../../src/adapters/internal/origin-fallback.react-native.js'))
 
 const WhatwgURL = globalThis.URL
 const whatwgOrigin = (url: string, base?: string): string | null => {

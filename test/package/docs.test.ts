@@ -11,7 +11,9 @@
 //   - the docs' vitest files run with the project's own vitest;
 //   - the README's browser set-up run in Chromium, two tabs, through the
 //     README's vite.config.ts proxy, against the same rotating demo server;
-//   - the README's size claim measured on its own example.
+//   - the README's size claim measured on its own example;
+//   - bundlers resolve the right build: the "react-native" condition (Metro)
+//     gets the origin parser, a browser bundle does not.
 // The one change made to a block: the demo server's origin in it,
 // http://localhost:3000, becomes the test server's. The conventions are in
 // CONTRIBUTING.md ("Docs that run").
@@ -21,6 +23,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
+import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import buildIfStale from '../e2e/global-setup.js'
 import { chromiumPath, launchBrowser, startDemoServer, type DemoServer } from '../e2e/harness.js'
@@ -232,6 +235,51 @@ describe('the packed package in a fresh project', () => {
     const bytes = await measure(sizeBlock(readme), { resolveDir: project })
     // A different size means the README is out of date: `npx tsx scripts/readme-size.ts --write`.
     expect(`${statedSize(readme)} kB`).toBe(`${formatSize(bytes)} kB`)
+  })
+})
+
+describe('the packed package in a bundler', () => {
+  // Every entry that judges origins, and what they import, bundled from the installed package.
+  const entry = `
+    export { attachAxios } from 'silent-refresh/axios'
+    export { createAuthFetch } from 'silent-refresh/fetch'
+    export { createAuthBaseQuery } from 'silent-refresh/rtk-query'
+    export { createAuthLink } from 'silent-refresh/apollo'
+    export { createAuthConfig } from 'silent-refresh/urql'
+  `
+  const bundle = async (options: { platform: 'browser' | 'node' | 'neutral'; conditions?: string[]; mainFields?: string[] }) => {
+    const result = await build({
+      stdin: { contents: entry, resolveDir: project, sourcefile: 'entry.js', loader: 'js' },
+      bundle: true,
+      write: false,
+      format: 'esm',
+      metafile: true,
+      external: ['axios', '@reduxjs/toolkit', '@reduxjs/toolkit/*', '@apollo/client', '@apollo/client/*', '@urql/core', '@urql/exchange-auth'],
+      logLevel: 'silent',
+      ...options,
+    })
+    const files = Object.keys(result.metafile.inputs).filter((file) => file.includes('silent-refresh/'))
+    return { code: result.outputFiles[0]!.text, files }
+  }
+  /** Only the origin parser (src/adapters/internal/origin-parser.ts) has these; only the default build's fallback names the polyfill. */
+  const PARSER = 'function parseOrigin('
+  const POLYFILL = 'react-native-url-polyfill'
+
+  it('with the "react-native" condition first (Metro with package exports): dist/react-native/, with the origin parser', async () => {
+    // Metro's main fields where a package has no exports, and the conditions React Native asserts.
+    const { code, files } = await bundle({ platform: 'neutral', conditions: ['react-native', 'require', 'import'], mainFields: ['react-native', 'browser', 'main'] })
+    expect(files.length).toBeGreaterThan(5)
+    expect(files.filter((file) => !file.includes('silent-refresh/dist/react-native/'))).toEqual([])
+    expect(code).toContain(PARSER)
+    expect(code).not.toContain(POLYFILL)
+  })
+
+  it.each(['browser', 'node'] as const)('for %s: dist/, without the origin parser, its fallback naming the fix', async (platform) => {
+    const { code, files } = await bundle({ platform })
+    expect(files.length).toBeGreaterThan(5)
+    expect(files.filter((file) => file.includes('/react-native/'))).toEqual([])
+    expect(code).not.toContain(PARSER)
+    expect(code).toContain(POLYFILL)
   })
 })
 

@@ -1,5 +1,8 @@
 // The SDK in the real Hermes VM (hermes-engine-cli 0.12.0, the Hermes of React
-// Native 0.70–0.73: no atob), built as Metro builds an app (./react-native/metro-build.ts),
+// Native 0.70–0.73: no atob), built as Metro builds an app (./react-native/metro-build.ts):
+// the package as built (dist/, rebuilt here when older than src/), resolved through
+// its exports with the "react-native" condition first, as Metro with package exports
+// resolves it, so dist/react-native/ with its origin parser;
 // with React Native 0.73's globals from their own sources: its URL (whose origin
 // throws), the abort-controller polyfill (no signal.reason), whatwg-fetch over an
 // XMLHttpRequest that stands for RN's networking module. What the host adds and why:
@@ -16,7 +19,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildForReactNative } from './react-native/metro-build.js'
+import buildIfStale from '../e2e/global-setup.js'
+import { bundleForReactNative } from './react-native/metro-build.js'
 
 /** What fails in Hermes today, why, and where the fix belongs. */
 const KNOWN_RN_DEFECTS = {
@@ -40,19 +44,20 @@ const results = new Map<string, Outcome>()
 let done: { uncaught: string[] } | undefined
 let output = ''
 let dir: string
+let inputs: string[] = []
 
 beforeAll(async () => {
+  buildIfStale()
   dir = mkdtempSync(join(tmpdir(), 'silent-refresh-hermes-'))
   const bundle = join(dir, 'app.js')
-  writeFileSync(
-    bundle,
-    await buildForReactNative(`
-      import './test/runtime/hermes/host.ts'
-      import './test/runtime/hermes/rn-globals.ts'
-      import 'whatwg-fetch/dist/fetch.umd.js'
-      import './test/runtime/hermes/scenario.ts'
-    `),
-  )
+  const app = await bundleForReactNative(`
+    import './test/runtime/hermes/host.ts'
+    import './test/runtime/hermes/rn-globals.ts'
+    import 'whatwg-fetch/dist/fetch.umd.js'
+    import './test/runtime/hermes/scenario.ts'
+  `)
+  inputs = app.inputs
+  writeFileSync(bundle, app.code)
   // -Xmicrotask-queue: promise jobs run after each task, as React Native runs Hermes. -w: no compiler warnings.
   const run = spawnSync(hermes, ['-w', '-Xmicrotask-queue', bundle], { encoding: 'utf8', timeout: 60_000 })
   output = `${run.stdout}\n${run.stderr}`.trim()
@@ -84,6 +89,14 @@ describe('Hermes with React Native 0.73 globals', () => {
     // A scenario records failures it expects as values; one that throws is a broken harness or SDK,
     // and must not pass as one of the known defects below.
     expect([...results].filter(([, outcome]) => outcome.thrown).map(([name, outcome]) => `${name}: ${outcome.thrown!.message}`)).toEqual([])
+  })
+
+  it('runs the package as Metro resolves it: the React Native build (dist/react-native/), not the default one nor src/', () => {
+    const sdk = inputs.filter((file) => /^(src|dist)\//.test(file))
+    expect(sdk).toContain('dist/react-native/axios.js')
+    expect(sdk).toContain('dist/react-native/fetch.js')
+    expect(sdk).toContain('dist/react-native/index.js')
+    expect(sdk.filter((file) => !file.startsWith('dist/react-native/'))).toEqual([])
   })
 
   it('is the runtime the issue describes: no atob, URL.origin throws, no signal.reason, whatwg-fetch', () => {

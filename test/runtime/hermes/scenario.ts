@@ -4,9 +4,9 @@
 // fresh in-VM token server. It only records what happened; the test on the Node side
 // says what should have. Each scenario prints one line: RESULT {"name", "value"|"thrown"}.
 import axios from 'axios'
-import { SessionExpiredError, asyncStorage, createTokenManager, refreshTokenGrant, type RefreshFn, type TokenManagerOptions } from '../../../src/index.js'
-import { attachAxios } from '../../../src/adapters/axios.js'
-import { createAuthFetch } from '../../../src/adapters/fetch.js'
+import { SessionExpiredError, asyncStorage, createTokenManager, refreshTokenGrant, type RefreshFn, type TokenManagerOptions } from 'silent-refresh'
+import { attachAxios } from 'silent-refresh/axios'
+import { createAuthFetch } from 'silent-refresh/fetch'
 import { URLSearchParams as URLSearchParams_0_88 } from '../react-native/0.88.1/URLSearchParams.js.flow'
 import { now, sleep, uncaught } from './host.js'
 import { API, createServer } from './server.js'

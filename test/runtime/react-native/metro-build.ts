@@ -2,7 +2,10 @@
 // can run what an app would run:
 // - resolution: the "react-native" condition first, then the defaults (Metro with
 //   package exports on; its main fields, 'react-native' then 'browser' then 'main',
-//   where a package has no exports);
+//   where a package has no exports). "silent-refresh" itself resolves as an app's
+//   node_modules/silent-refresh would: through package.json's exports to the built
+//   files (dist/react-native/, so `npm run build` first), not through tsconfig.json's
+//   "paths" to src/, which Metro does not read;
 // - transform: every module, the app's and node_modules' alike, through
 //   @react-native/babel-preset with the 'hermes-stable' profile, which is what Metro
 //   passes when Hermes is on (classes, async functions, class fields, named groups
@@ -88,6 +91,11 @@ const metro: Plugin = {
  * `format: 'iife'` for a script Hermes runs; `'cjs'` to evaluate in Node.
  */
 export async function buildForReactNative(entry: string, format: 'iife' | 'cjs' = 'iife'): Promise<string> {
+  return (await bundleForReactNative(entry, format)).code
+}
+
+/** {@link buildForReactNative}, and the files (relative to the repository root) that went into the bundle. */
+export async function bundleForReactNative(entry: string, format: 'iife' | 'cjs' = 'iife'): Promise<{ code: string; inputs: string[] }> {
   const result = await build({
     stdin: { contents: entry, resolveDir: root, sourcefile: 'entry.js', loader: 'js' },
     bundle: true,
@@ -97,11 +105,15 @@ export async function buildForReactNative(entry: string, format: 'iife' | 'cjs' 
     mainFields: ['react-native', 'browser', 'module', 'main'],
     conditions: ['react-native'],
     target: 'esnext',
+    // Metro reads no tsconfig.json: the package resolves by its exports, not by "paths".
+    tsconfigRaw: '{}',
     plugins: [metro],
+    metafile: true,
     logLevel: 'silent',
   })
   const bundle = result.outputFiles[0]!.text
-  return format === 'iife' ? metroTransform(bundle, 'bundle.js', 'script') : bundle
+  const inputs = Object.keys(result.metafile.inputs)
+  return { code: format === 'iife' ? await metroTransform(bundle, 'bundle.js', 'script') : bundle, inputs }
 }
 
 /** The React Native versions whose files are kept in test/runtime/react-native/. */

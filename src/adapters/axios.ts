@@ -34,12 +34,37 @@ type Config = InternalAxiosRequestConfig
 type RedirectOptions = { href?: string; headers?: Record<string, unknown> }
 type BeforeRedirect = (options: RedirectOptions, ...rest: unknown[]) => void
 
+/** What one try gave: the answer, if any, and what the adapter rejected with, if it did. */
+interface Answer {
+  response?: AxiosResponse
+  failed?: boolean
+  failure?: unknown
+  /** A nonce challenge asked a second time: handed back as it is. */
+  final?: boolean
+}
+
+/** What the adapter gave, as it gave it. */
+function settle({ response, failed, failure }: Answer): AxiosResponse {
+  if (failed) throw failure
+  return response!
+}
+
 /** What axios uses when `adapter` is not set. */
 const DEFAULT_ADAPTERS = ['xhr', 'http', 'fetch']
 
 /** On a wrapper: the adapter it wraps. A config sent again (`api.request(error.config)`, axios-retry) names a wrapper. */
 const WRAPPED = Symbol('silent-refresh.wrapped')
 type Named = Config['adapter'] & { [WRAPPED]?: Config['adapter'] }
+
+/** On our `beforeRedirect`: the app's own, which it calls. A config sent again names ours, set for another token. */
+const THEIRS = Symbol('silent-refresh.theirs')
+type Guard = BeforeRedirect & { [THEIRS]?: BeforeRedirect }
+
+/** The app's own `beforeRedirect`, if any: never ours. */
+function ownRedirect(config: Config): BeforeRedirect | undefined {
+  const redirect = config.beforeRedirect as Guard | undefined
+  return redirect && THEIRS in redirect ? redirect[THEIRS] : redirect
+}
 
 /** The URL axios sends to (its buildFullPath): a relative URL joined to `baseURL`. */
 function fullPath({ baseURL, url = '', allowAbsoluteUrls }: Config): string {
@@ -124,67 +149,71 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   const isAllowed = createOriginCheck(options.allowedOrigins, () => instance.defaults.baseURL)
   const value = (token: AccessToken) => (scheme ? `${scheme} ${token.value}` : token.value)
 
-  /** Whether an answer asks a custom `shouldRefresh` for a refresh; `failure` is what the adapter rejected with, if it did. */
-  const askCustom = async (config: Config, response: AxiosResponse, failure: unknown): Promise<boolean> => {
-    const seen = { ...response, data: transformed(config, response) }
-    const error = failure as AxiosError
-    return custom!(new AxiosError(error?.message ?? `Request answered ${response.status}`, error?.code, config, response.request, seen))
+  /** Whether an answer asks a custom `shouldRefresh` for a refresh. */
+  const askCustom = async (config: Config, { response, failure }: Answer): Promise<boolean> => {
+    const seen = { ...response!, data: transformed(config, response!) }
+    const error = failure as AxiosError | undefined
+    return custom!(new AxiosError(error?.message ?? `Request answered ${response!.status}`, error?.code, config, response!.request, seen))
   }
 
-  /** The request, sent with `token` (or none) and retried once; what the adapter gives back, as it gives it. */
-  const send = async (real: AxiosAdapter, config: Config, token: AccessToken | null | undefined): Promise<AxiosResponse> => {
-    // The fast path: no promise when a valid token is at hand (peekToken); else wait, cancellable.
-    if (token === undefined) token = await cancellable(config, (signal) => manager.getToken({ signal }))
-    let current = token && value(token)
-    if (current) {
-      config.headers.set(header, current)
-      // Node (follow-redirects): each hop carries the token only to an allowed origin, whatever the header's name.
-      const theirs = config.beforeRedirect as BeforeRedirect | undefined
-      config.beforeRedirect = ((options: RedirectOptions, ...rest: unknown[]) => {
-        const headers = options.headers ?? {}
-        for (const name of Object.keys(headers)) if (name.toLowerCase() === lower) delete headers[name]
-        if (current && options.href && isAllowed(options.href)) headers[header] = current
-        theirs?.(options, ...rest)
-      }) as never
-    }
-    const replayable = bodyKind(config.data) !== 'stream'
-    let response: AxiosResponse | undefined
-    let failure: unknown
-    /**
-     * One attempt with `token`. A nonce challenge of the `sender` (DPoP) sends
-     * it once more with a fresh proof: not a refresh, not the retry-once.
-     * Resolves `true` when the server asked a second time: hand it back.
-     */
-    const attempt = async (again?: boolean): Promise<boolean> => {
-      if (sender && token) config.headers.set(await sender.headers(config.method!, fullPath(config), token.value))
-      failure = undefined
-      try {
-        response = await real(config)
-      } catch (error) {
-        failure = error
-        response = (error as AxiosError)?.response
-      }
-      if (!response || !token || !sender?.answered(fullPath(config), response)) return false
-      if (again || !replayable) return true
-      return attempt(true)
-    }
-    const settle = () => {
-      if (failure !== undefined) throw failure
-      return response!
-    }
-    // No answer (network, cancel): nothing to refresh.
-    if ((await attempt()) || !response || !(custom ? await askCustom(config, response, failure) : response.status === 401)) return settle()
-    // A request that went without a token: a 401 after a terminal failure is a SessionExpiredError (DESIGN 14).
-    const next = await cancellable(config, (signal) => manager.tokenRejected(token ?? null, { signal }))
-    // Its session ended (or it went without a token): handed back as it is, never retried under another session.
-    if (!next) return settle()
-    // A stream was read by the first try: never re-sent empty, never left waiting for data that will not come.
-    if (!replayable) throw notReplayable('axios', 'it was refused (401)', failure)
-    token = next
-    current = value(next)
+  /** Sets the header; in Node (follow-redirects), each redirect hop carries it only to an allowed origin, whatever its name. */
+  const attach = (config: Config, token: AccessToken) => {
+    const current = value(token)
     config.headers.set(header, current)
-    await attempt()
-    return settle()
+    const theirs = ownRedirect(config)
+    const guard: Guard = (options, ...rest) => {
+      const headers = options.headers ?? {}
+      for (const name of Object.keys(headers)) if (name.toLowerCase() === lower) delete headers[name]
+      if (options.href && isAllowed(options.href)) headers[header] = current
+      theirs?.(options, ...rest)
+    }
+    guard[THEIRS] = theirs
+    config.beforeRedirect = guard as never
+  }
+
+  /**
+   * One try with `token` (or none). A nonce challenge of the `sender` (DPoP)
+   * sends it once more with a fresh proof: not a refresh, not the retry-once;
+   * asked a second time, the answer is handed back as it is (`final`).
+   */
+  const attempt = async (real: AxiosAdapter, config: Config, token: AccessToken | null, again = false): Promise<Answer> => {
+    if (sender && token) config.headers.set(await sender.headers(config.method!, fullPath(config), token.value))
+    let answer: Answer
+    try {
+      answer = { response: await real(config) }
+    } catch (failure) {
+      answer = { response: (failure as AxiosError)?.response, failed: true, failure }
+    }
+    if (!answer.response || !token || !sender?.answered(fullPath(config), answer.response)) return answer
+    // A stream was read by the first try: never re-sent.
+    if (again || bodyKind(config.data) === 'stream') return { ...answer, final: true }
+    return attempt(real, config, token, true)
+  }
+
+  /**
+   * After a refusal: the token to retry with (one refresh shared by every
+   * request, cancellable), then the request once more with it.
+   */
+  const retry = async (real: AxiosAdapter, config: Config, token: AccessToken | null, refused: Answer): Promise<AxiosResponse> => {
+    // A request that went without a token: a 401 after a terminal failure is a SessionExpiredError (DESIGN 14).
+    const next = await cancellable(config, (signal) => manager.tokenRejected(token, { signal }))
+    // Its session ended (or it went without a token): handed back as it is, never retried under another session.
+    if (!next) return settle(refused)
+    // A stream was read by the first try: never re-sent empty, never left waiting for data that will not come.
+    if (bodyKind(config.data) === 'stream') throw notReplayable('axios', 'it was refused (401)', refused.failure)
+    attach(config, next)
+    return settle(await attempt(real, config, next))
+  }
+
+  /** The request when it must wait for its token, signs it with the `sender`, or asks a custom `shouldRefresh`. */
+  const send = async (real: AxiosAdapter, config: Config, token: AccessToken | null | undefined): Promise<AxiosResponse> => {
+    // No promise when a valid token is at hand (peekToken); else wait, cancellable.
+    if (token === undefined) token = await cancellable(config, (signal) => manager.getToken({ signal }))
+    if (token) attach(config, token)
+    const answer = await attempt(real, config, token)
+    // No answer (network, cancel): nothing to refresh.
+    if (answer.final || !answer.response || !(custom ? await askCustom(config, answer) : answer.response.status === 401)) return settle(answer)
+    return retry(real, config, token, answer)
   }
 
   /** Each adapter wrapped once (a config names its adapter by value: the same array or function each time). */
@@ -195,7 +224,19 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
       wrapper = function silentRefresh(config: Config) {
         // Names ('xhr', 'http', 'fetch') are resolved per request, as axios does (the fetch adapter reads the config).
         const real = typeof adapter === 'function' ? adapter : getAdapter(adapter ?? DEFAULT_ADAPTERS, config)
-        return isAllowed(fullPath(config)) ? send(real, config, manager.peekToken()) : real(config)
+        if (!isAllowed(fullPath(config))) return real(config)
+        const token = manager.peekToken()
+        if (token === undefined || sender || custom) return send(real, config, token)
+        // The hot path (a token at hand or none, no sender, the 401 rule): no async step of ours until a 401.
+        if (token) attach(config, token)
+        return real(config).then(
+          (response) => (response?.status === 401 ? retry(real, config, token, { response }) : response),
+          (failure: unknown) => {
+            const response = (failure as AxiosError)?.response
+            if (response?.status === 401) return retry(real, config, token, { response, failed: true, failure })
+            throw failure
+          },
+        )
       }
       Object.defineProperty(wrapper, WRAPPED, { value: adapter })
       if (wrapped.size >= 50) wrapped = new Map()
@@ -210,6 +251,8 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
       // Never a wrapper of a wrapper (one token, one retry), and skipAuth unwraps one that was sent again.
       const named = (config.adapter as Named)?.[WRAPPED] ?? config.adapter
       config.adapter = config.skipAuth ? named : wrap(named)
+      // Nor the redirect hops of its last try: they follow this request's token, set at the adapter, or none.
+      if (config.beforeRedirect) config.beforeRedirect = ownRedirect(config) as never
       // A refresh due soon starts here, in the background, before axios dispatches the request (DESIGN 4):
       // the conformance suite expects the server to see it before the requests' answers come back. The
       // token itself is asked for again at the adapter. `synchronous`: no promise hop of axios's own for

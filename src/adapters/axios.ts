@@ -34,36 +34,35 @@ type Config = InternalAxiosRequestConfig
 type RedirectOptions = { href?: string; headers?: Record<string, unknown> }
 type BeforeRedirect = (options: RedirectOptions, ...rest: unknown[]) => void
 
-/** What one try gave: the answer, if any, and what the adapter rejected with, if it did. */
+/** What one try gave: the answer, if any, and what the adapter rejected with, if it did (`failure` set, even to undefined). */
 interface Answer {
   response?: AxiosResponse
-  failed?: boolean
   failure?: unknown
   /** A nonce challenge asked a second time: handed back as it is. */
   final?: boolean
 }
 
+/** A rejection of the adapter, with the answer it carries (an AxiosError's `response`). */
+const rejected = (failure: unknown): Answer => ({ response: (failure as AxiosError)?.response, failure })
+
 /** What the adapter gave, as it gave it. */
-function settle({ response, failed, failure }: Answer): AxiosResponse {
-  if (failed) throw failure
-  return response!
+function settle(answer: Answer): AxiosResponse {
+  if ('failure' in answer) throw answer.failure
+  return answer.response!
 }
 
 /** What axios uses when `adapter` is not set. */
 const DEFAULT_ADAPTERS = ['xhr', 'http', 'fetch']
 
-/** On a wrapper: the adapter it wraps. A config sent again (`api.request(error.config)`, axios-retry) names a wrapper. */
+/**
+ * On a wrapper of ours (the adapter, `beforeRedirect`): what it wraps. A config
+ * sent again (`api.request(error.config)`, axios-retry) names our wrappers.
+ */
 const WRAPPED = Symbol('silent-refresh.wrapped')
-type Named = Config['adapter'] & { [WRAPPED]?: Config['adapter'] }
 
-/** On our `beforeRedirect`: the app's own, which it calls. A config sent again names ours, set for another token. */
-const THEIRS = Symbol('silent-refresh.theirs')
-type Guard = BeforeRedirect & { [THEIRS]?: BeforeRedirect }
-
-/** The app's own `beforeRedirect`, if any: never ours. */
-function ownRedirect(config: Config): BeforeRedirect | undefined {
-  const redirect = config.beforeRedirect as Guard | undefined
-  return redirect && THEIRS in redirect ? redirect[THEIRS] : redirect
+/** The app's own adapter or `beforeRedirect`: never a wrapper of ours. */
+function unwrapped<T>(value: T): T {
+  return typeof value === 'function' && WRAPPED in value ? (value as { [WRAPPED]: T })[WRAPPED] : value
 }
 
 /** The URL axios sends to (its buildFullPath): a relative URL joined to `baseURL`. */
@@ -160,14 +159,14 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   const attach = (config: Config, token: AccessToken) => {
     const current = value(token)
     config.headers.set(header, current)
-    const theirs = ownRedirect(config)
-    const guard: Guard = (options, ...rest) => {
+    const theirs = unwrapped(config.beforeRedirect as BeforeRedirect | undefined)
+    const guard: BeforeRedirect & { [WRAPPED]?: BeforeRedirect } = (options, ...rest) => {
       const headers = options.headers ?? {}
       for (const name of Object.keys(headers)) if (name.toLowerCase() === lower) delete headers[name]
       if (options.href && isAllowed(options.href)) headers[header] = current
       theirs?.(options, ...rest)
     }
-    guard[THEIRS] = theirs
+    guard[WRAPPED] = theirs
     config.beforeRedirect = guard as never
   }
 
@@ -182,7 +181,7 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
     try {
       answer = { response: await real(config) }
     } catch (failure) {
-      answer = { response: (failure as AxiosError)?.response, failed: true, failure }
+      answer = rejected(failure)
     }
     if (!answer.response || !token || !sender?.answered(fullPath(config), answer.response)) return answer
     // A stream was read by the first try: never re-sent.
@@ -232,9 +231,8 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
         return real(config).then(
           (response) => (response?.status === 401 ? retry(real, config, token, { response }) : response),
           (failure: unknown) => {
-            const response = (failure as AxiosError)?.response
-            if (response?.status === 401) return retry(real, config, token, { response, failed: true, failure })
-            throw failure
+            const answer = rejected(failure)
+            return answer.response?.status === 401 ? retry(real, config, token, answer) : settle(answer)
           },
         )
       }
@@ -249,10 +247,10 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   const request = instance.interceptors.request.use(
     (config) => {
       // Never a wrapper of a wrapper (one token, one retry), and skipAuth unwraps one that was sent again.
-      const named = (config.adapter as Named)?.[WRAPPED] ?? config.adapter
+      const named = unwrapped(config.adapter)
       config.adapter = config.skipAuth ? named : wrap(named)
       // Nor the redirect hops of its last try: they follow this request's token, set at the adapter, or none.
-      if (config.beforeRedirect) config.beforeRedirect = ownRedirect(config) as never
+      if (config.beforeRedirect) config.beforeRedirect = unwrapped(config.beforeRedirect)
       // A refresh due soon starts here, in the background, before axios dispatches the request (DESIGN 4):
       // the conformance suite expects the server to see it before the requests' answers come back. The
       // token itself is asked for again at the adapter. `synchronous`: no promise hop of axios's own for

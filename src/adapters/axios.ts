@@ -33,23 +33,8 @@ export interface AttachAxiosOptions {
 type Config = InternalAxiosRequestConfig
 type RedirectOptions = { href?: string; headers?: Record<string, unknown> }
 type BeforeRedirect = (options: RedirectOptions, ...rest: unknown[]) => void
-
-/** What one try gave: the answer, if any, and what the adapter rejected with, if it did (`failure` set, even to undefined). */
-interface Answer {
-  response?: AxiosResponse
-  failure?: unknown
-  /** A nonce challenge asked a second time: handed back as it is. */
-  final?: boolean
-}
-
-/** A rejection of the adapter, with the answer it carries (an AxiosError's `response`). */
-const rejected = (failure: unknown): Answer => ({ response: (failure as AxiosError)?.response, failure })
-
-/** What the adapter gave, as it gave it. */
-function settle(answer: Answer): AxiosResponse {
-  if ('failure' in answer) throw answer.failure
-  return answer.response!
-}
+/** A 401: the answer, and what the adapter rejected with, if it did. */
+type Refused = { response: AxiosResponse; failed?: boolean; failure?: unknown }
 
 /** What axios uses when `adapter` is not set. */
 const DEFAULT_ADAPTERS = ['xhr', 'http', 'fetch']
@@ -148,11 +133,11 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   const isAllowed = createOriginCheck(options.allowedOrigins, () => instance.defaults.baseURL)
   const value = (token: AccessToken) => (scheme ? `${scheme} ${token.value}` : token.value)
 
-  /** Whether an answer asks a custom `shouldRefresh` for a refresh. */
-  const askCustom = async (config: Config, { response, failure }: Answer): Promise<boolean> => {
-    const seen = { ...response!, data: transformed(config, response!) }
-    const error = failure as AxiosError | undefined
-    return custom!(new AxiosError(error?.message ?? `Request answered ${response!.status}`, error?.code, config, response!.request, seen))
+  /** Whether an answer asks a custom `shouldRefresh` for a refresh; `failure` is what the adapter rejected with, if it did. */
+  const askCustom = async (config: Config, response: AxiosResponse, failure: unknown): Promise<boolean> => {
+    const seen = { ...response, data: transformed(config, response) }
+    const error = failure as AxiosError
+    return custom!(new AxiosError(error?.message ?? `Request answered ${response.status}`, error?.code, config, response.request, seen))
   }
 
   /** Sets the header; in Node (follow-redirects), each redirect hop carries it only to an allowed origin, whatever its name. */
@@ -171,48 +156,53 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   }
 
   /**
-   * One try with `token` (or none). A nonce challenge of the `sender` (DPoP)
-   * sends it once more with a fresh proof: not a refresh, not the retry-once;
-   * asked a second time, the answer is handed back as it is (`final`).
+   * The request, sent with `token` (or none) and retried once; what the adapter
+   * gives back, as it gives it. `refused`: the 401 a first try of the hot path
+   * met, to go on from.
    */
-  const attempt = async (real: AxiosAdapter, config: Config, token: AccessToken | null, again = false): Promise<Answer> => {
-    if (sender && token) config.headers.set(await sender.headers(config.method!, fullPath(config), token.value))
-    let answer: Answer
-    try {
-      answer = { response: await real(config) }
-    } catch (failure) {
-      answer = rejected(failure)
+  const send = async (real: AxiosAdapter, config: Config, token: AccessToken | null | undefined, refused?: Refused): Promise<AxiosResponse> => {
+    let { response, failed = false, failure }: Partial<Refused> = refused ?? {}
+    /**
+     * One attempt with `token`. A nonce challenge of the `sender` (DPoP) sends
+     * it once more with a fresh proof: not a refresh, not the retry-once.
+     * Resolves `true` when the server asked a second time: hand it back.
+     */
+    const attempt = async (again?: boolean): Promise<boolean> => {
+      if (sender && token) config.headers.set(await sender.headers(config.method!, fullPath(config), token.value))
+      failed = false
+      try {
+        response = await real(config)
+      } catch (error) {
+        failed = true
+        failure = error
+        response = (error as AxiosError)?.response
+      }
+      if (!response || !token || !sender?.answered(fullPath(config), response)) return false
+      // A stream was read by the first try: never re-sent.
+      if (again || bodyKind(config.data) === 'stream') return true
+      return attempt(true)
     }
-    if (!answer.response || !token || !sender?.answered(fullPath(config), answer.response)) return answer
-    // A stream was read by the first try: never re-sent.
-    if (again || bodyKind(config.data) === 'stream') return { ...answer, final: true }
-    return attempt(real, config, token, true)
-  }
-
-  /**
-   * After a refusal: the token to retry with (one refresh shared by every
-   * request, cancellable), then the request once more with it.
-   */
-  const retry = async (real: AxiosAdapter, config: Config, token: AccessToken | null, refused: Answer): Promise<AxiosResponse> => {
+    const settle = () => {
+      if (failed) throw failure
+      return response!
+    }
+    if (!refused) {
+      // No promise when a valid token is at hand (peekToken); else wait, cancellable.
+      if (token === undefined) token = await cancellable(config, (signal) => manager.getToken({ signal }))
+      if (token) attach(config, token)
+      // No answer (network, cancel): nothing to refresh.
+      if ((await attempt()) || !response || !(custom ? await askCustom(config, response, failure) : response.status === 401)) return settle()
+    }
     // A request that went without a token: a 401 after a terminal failure is a SessionExpiredError (DESIGN 14).
-    const next = await cancellable(config, (signal) => manager.tokenRejected(token, { signal }))
+    const next = await cancellable(config, (signal) => manager.tokenRejected(token ?? null, { signal }))
     // Its session ended (or it went without a token): handed back as it is, never retried under another session.
-    if (!next) return settle(refused)
+    if (!next) return settle()
     // A stream was read by the first try: never re-sent empty, never left waiting for data that will not come.
-    if (bodyKind(config.data) === 'stream') throw notReplayable('axios', 'it was refused (401)', refused.failure)
+    if (bodyKind(config.data) === 'stream') throw notReplayable('axios', 'it was refused (401)', failure)
+    token = next
     attach(config, next)
-    return settle(await attempt(real, config, next))
-  }
-
-  /** The request when it must wait for its token, signs it with the `sender`, or asks a custom `shouldRefresh`. */
-  const send = async (real: AxiosAdapter, config: Config, token: AccessToken | null | undefined): Promise<AxiosResponse> => {
-    // No promise when a valid token is at hand (peekToken); else wait, cancellable.
-    if (token === undefined) token = await cancellable(config, (signal) => manager.getToken({ signal }))
-    if (token) attach(config, token)
-    const answer = await attempt(real, config, token)
-    // No answer (network, cancel): nothing to refresh.
-    if (answer.final || !answer.response || !(custom ? await askCustom(config, answer) : answer.response.status === 401)) return settle(answer)
-    return retry(real, config, token, answer)
+    await attempt()
+    return settle()
   }
 
   /** Each adapter wrapped once (a config names its adapter by value: the same array or function each time). */
@@ -229,10 +219,11 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
         // The hot path (a token at hand or none, no sender, the 401 rule): no async step of ours until a 401.
         if (token) attach(config, token)
         return real(config).then(
-          (response) => (response?.status === 401 ? retry(real, config, token, { response }) : response),
+          (response) => (response?.status === 401 ? send(real, config, token, { response }) : response),
           (failure: unknown) => {
-            const answer = rejected(failure)
-            return answer.response?.status === 401 ? retry(real, config, token, answer) : settle(answer)
+            const response = (failure as AxiosError)?.response
+            if (response?.status === 401) return send(real, config, token, { response, failed: true, failure })
+            throw failure
           },
         )
       }

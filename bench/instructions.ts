@@ -21,7 +21,11 @@
  * V8's hash and random seeds are fixed (BENCH_SEED, 1 by default): with a random
  * one per process, the same client's count moved by up to 2.5 % between runs (bare
  * axios: 247k and 254k a request); with one seed, two runs of 6,000 requests
- * counted within 0.0002 % of each other.
+ * counted within 0.0002 % of each other. The seed still picks one layout of the
+ * heap and hash tables: bare axios counts 247.3k a request with seed 1 and 253.6k
+ * with seed 2, and a client's ratio to it moved by up to 3 points between seeds
+ * (silent-refresh before its hot path: 1.07× and 1.04×). Near a target, compare
+ * over a few seeds: `BENCH_SEED=2 BENCH_TASKS=axios npm run bench -- instructions`.
  *
  * `BENCH_TASKS=axios npm run bench -- instructions` runs only the clients whose
  * name contains that text (the bare client of their family is always run).

@@ -33,13 +33,22 @@ export interface AttachAxiosOptions {
 type Config = InternalAxiosRequestConfig
 type RedirectOptions = { href?: string; headers?: Record<string, unknown> }
 type BeforeRedirect = (options: RedirectOptions, ...rest: unknown[]) => void
+/** A 401: the answer, and what the adapter rejected with, if it did. */
+type Refused = { response: AxiosResponse; failed?: boolean; failure?: unknown }
 
 /** What axios uses when `adapter` is not set. */
 const DEFAULT_ADAPTERS = ['xhr', 'http', 'fetch']
 
-/** On a wrapper: the adapter it wraps. A config sent again (`api.request(error.config)`, axios-retry) names a wrapper. */
+/**
+ * On a wrapper of ours (the adapter, `beforeRedirect`): what it wraps. A config
+ * sent again (`api.request(error.config)`, axios-retry) names our wrappers.
+ */
 const WRAPPED = Symbol('silent-refresh.wrapped')
-type Named = Config['adapter'] & { [WRAPPED]?: Config['adapter'] }
+
+/** The app's own adapter or `beforeRedirect`: never a wrapper of ours. */
+function unwrapped<T>(value: T): T {
+  return typeof value === 'function' && WRAPPED in value ? (value as { [WRAPPED]: T })[WRAPPED] : value
+}
 
 /** The URL axios sends to (its buildFullPath): a relative URL joined to `baseURL`. */
 function fullPath({ baseURL, url = '', allowAbsoluteUrls }: Config): string {
@@ -131,25 +140,28 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
     return custom!(new AxiosError(error?.message ?? `Request answered ${response.status}`, error?.code, config, response.request, seen))
   }
 
-  /** The request, sent with `token` (or none) and retried once; what the adapter gives back, as it gives it. */
-  const send = async (real: AxiosAdapter, config: Config, token: AccessToken | null | undefined): Promise<AxiosResponse> => {
-    // The fast path: no promise when a valid token is at hand (peekToken); else wait, cancellable.
-    if (token === undefined) token = await cancellable(config, (signal) => manager.getToken({ signal }))
-    let current = token && value(token)
-    if (current) {
-      config.headers.set(header, current)
-      // Node (follow-redirects): each hop carries the token only to an allowed origin, whatever the header's name.
-      const theirs = config.beforeRedirect as BeforeRedirect | undefined
-      config.beforeRedirect = ((options: RedirectOptions, ...rest: unknown[]) => {
-        const headers = options.headers ?? {}
-        for (const name of Object.keys(headers)) if (name.toLowerCase() === lower) delete headers[name]
-        if (current && options.href && isAllowed(options.href)) headers[header] = current
-        theirs?.(options, ...rest)
-      }) as never
+  /** Sets the header; in Node (follow-redirects), each redirect hop carries it only to an allowed origin, whatever its name. */
+  const attach = (config: Config, token: AccessToken) => {
+    const current = value(token)
+    config.headers.set(header, current)
+    const theirs = unwrapped(config.beforeRedirect as BeforeRedirect | undefined)
+    const guard: BeforeRedirect & { [WRAPPED]?: BeforeRedirect } = (options, ...rest) => {
+      const headers = options.headers ?? {}
+      for (const name of Object.keys(headers)) if (name.toLowerCase() === lower) delete headers[name]
+      if (options.href && isAllowed(options.href)) headers[header] = current
+      theirs?.(options, ...rest)
     }
-    const replayable = bodyKind(config.data) !== 'stream'
-    let response: AxiosResponse | undefined
-    let failure: unknown
+    guard[WRAPPED] = theirs
+    config.beforeRedirect = guard as never
+  }
+
+  /**
+   * The request, sent with `token` (or none) and retried once; what the adapter
+   * gives back, as it gives it. `refused`: the 401 a first try of the hot path
+   * met, to go on from.
+   */
+  const send = async (real: AxiosAdapter, config: Config, token: AccessToken | null | undefined, refused?: Refused): Promise<AxiosResponse> => {
+    let { response, failed = false, failure }: Partial<Refused> = refused ?? {}
     /**
      * One attempt with `token`. A nonce challenge of the `sender` (DPoP) sends
      * it once more with a fresh proof: not a refresh, not the retry-once.
@@ -157,32 +169,38 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
      */
     const attempt = async (again?: boolean): Promise<boolean> => {
       if (sender && token) config.headers.set(await sender.headers(config.method!, fullPath(config), token.value))
-      failure = undefined
+      failed = false
       try {
         response = await real(config)
       } catch (error) {
+        failed = true
         failure = error
         response = (error as AxiosError)?.response
       }
       if (!response || !token || !sender?.answered(fullPath(config), response)) return false
-      if (again || !replayable) return true
+      // A stream was read by the first try: never re-sent.
+      if (again || bodyKind(config.data) === 'stream') return true
       return attempt(true)
     }
     const settle = () => {
-      if (failure !== undefined) throw failure
+      if (failed) throw failure
       return response!
     }
-    // No answer (network, cancel): nothing to refresh.
-    if ((await attempt()) || !response || !(custom ? await askCustom(config, response, failure) : response.status === 401)) return settle()
+    if (!refused) {
+      // No promise when a valid token is at hand (peekToken); else wait, cancellable.
+      if (token === undefined) token = await cancellable(config, (signal) => manager.getToken({ signal }))
+      if (token) attach(config, token)
+      // No answer (network, cancel): nothing to refresh.
+      if ((await attempt()) || !response || !(custom ? await askCustom(config, response, failure) : response.status === 401)) return settle()
+    }
     // A request that went without a token: a 401 after a terminal failure is a SessionExpiredError (DESIGN 14).
     const next = await cancellable(config, (signal) => manager.tokenRejected(token ?? null, { signal }))
     // Its session ended (or it went without a token): handed back as it is, never retried under another session.
     if (!next) return settle()
     // A stream was read by the first try: never re-sent empty, never left waiting for data that will not come.
-    if (!replayable) throw notReplayable('axios', 'it was refused (401)', failure)
+    if (bodyKind(config.data) === 'stream') throw notReplayable('axios', 'it was refused (401)', failure)
     token = next
-    current = value(next)
-    config.headers.set(header, current)
+    attach(config, next)
     await attempt()
     return settle()
   }
@@ -195,7 +213,19 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
       wrapper = function silentRefresh(config: Config) {
         // Names ('xhr', 'http', 'fetch') are resolved per request, as axios does (the fetch adapter reads the config).
         const real = typeof adapter === 'function' ? adapter : getAdapter(adapter ?? DEFAULT_ADAPTERS, config)
-        return isAllowed(fullPath(config)) ? send(real, config, manager.peekToken()) : real(config)
+        if (!isAllowed(fullPath(config))) return real(config)
+        const token = manager.peekToken()
+        if (token === undefined || sender || custom) return send(real, config, token)
+        // The hot path (a token at hand or none, no sender, the 401 rule): no async step of ours until a 401.
+        if (token) attach(config, token)
+        return real(config).then(
+          (response) => (response?.status === 401 ? send(real, config, token, { response }) : response),
+          (failure: unknown) => {
+            const response = (failure as AxiosError)?.response
+            if (response?.status === 401) return send(real, config, token, { response, failed: true, failure })
+            throw failure
+          },
+        )
       }
       Object.defineProperty(wrapper, WRAPPED, { value: adapter })
       if (wrapped.size >= 50) wrapped = new Map()
@@ -208,8 +238,10 @@ export function attachAxios(instance: AxiosInstance, manager: TokenManager, opti
   const request = instance.interceptors.request.use(
     (config) => {
       // Never a wrapper of a wrapper (one token, one retry), and skipAuth unwraps one that was sent again.
-      const named = (config.adapter as Named)?.[WRAPPED] ?? config.adapter
+      const named = unwrapped(config.adapter)
       config.adapter = config.skipAuth ? named : wrap(named)
+      // Nor the redirect hops of its last try: they follow this request's token, set at the adapter, or none.
+      if (config.beforeRedirect) config.beforeRedirect = unwrapped(config.beforeRedirect)
       // A refresh due soon starts here, in the background, before axios dispatches the request (DESIGN 4):
       // the conformance suite expects the server to see it before the requests' answers come back. The
       // token itself is asked for again at the adapter. `synchronous`: no promise hop of axios's own for

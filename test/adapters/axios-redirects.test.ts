@@ -79,3 +79,22 @@ test('the app’s own beforeRedirect still runs, after the token was dropped', a
   expect(seen).toEqual([`${other.url}/public/echo`])
   expect(leaks(other)).toEqual([])
 })
+
+describe('a config sent again (api.request(res.config), as axios-retry does)', () => {
+  test('regression: after a refresh, its redirect hops carried the token of its first send, not the new one', async () => {
+    const { api, manager, tokens } = await signedIn()
+    const first = await api.get(moved(`${server.url}/api/data`))
+    const renewed = await manager.refresh()
+    expect(renewed).not.toBe(tokens.accessToken)
+    await api.request(first.config)
+    expect(server.requests('/api/data').map((entry) => entry.headers.authorization)).toEqual([`Bearer ${tokens.accessToken}`, `Bearer ${renewed}`])
+  })
+
+  test('regression: sent again with skipAuth and no headers, its redirect hops carried the token', async () => {
+    const { api } = await signedIn()
+    const first = await api.get(moved(`${server.url}/public/echo`))
+    expect(first.data).toEqual({ authorization: expect.stringMatching(/^Bearer /) })
+    const again = await api.request({ ...first.config, headers: {}, skipAuth: true })
+    expect(again.data).toEqual({ authorization: null })
+  })
+})

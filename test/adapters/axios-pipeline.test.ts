@@ -206,3 +206,29 @@ describe('a config sent again', () => {
     expect(again.data).toEqual({ authorization: null })
   })
 })
+
+describe('an adapter that rejects with a value that is not an Error', () => {
+  // An app's own adapter (a mock, an offline queue) may reject with anything, undefined included.
+  // axios hands that value to the caller; the SDK must too, not turn it into a resolved undefined.
+  const rejectsWithUndefined = () => Promise.reject(undefined)
+
+  test('regression: hot path (a token at hand) — the caller gets the adapter’s rejection, undefined', async () => {
+    const { api, manager } = await app()
+    await manager.setTokens(server.issue())
+    const outcome = await api.get('/api/data', { adapter: rejectsWithUndefined }).then(
+      () => 'resolved',
+      (reason: unknown) => ({ reason }),
+    )
+    expect(outcome).toEqual({ reason: undefined })
+  })
+
+  test('regression: slow path (a custom shouldRefresh) — the caller gets the rejection, not a TypeError about an undefined response', async () => {
+    const { api, manager } = await app({ attach: { shouldRefresh: (error) => error.response?.status === 401 } })
+    await manager.setTokens(server.issue())
+    const outcome = await api.get('/api/data', { adapter: rejectsWithUndefined }).then(
+      () => 'resolved',
+      (reason: unknown) => ({ reason }),
+    )
+    expect(outcome).toEqual({ reason: undefined })
+  })
+})

@@ -190,7 +190,7 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
   }
 
   /** What the adapter keeps of one request for its attempts. */
-  function planOf(input: RequestInfo | URL, init: RequestInit | undefined, request: RequestLike | undefined, url: string, signal: AbortSignal | undefined): Plan {
+  function planOf(input: RequestInfo | URL, init: RequestInit | undefined, request: RequestLike | undefined, url: string): Plan {
     const body = init?.body
     const kind = body == null ? (request ? 'request' : 'none') : bodyKind(body)
     const method = init?.method ?? request?.method
@@ -199,7 +199,7 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
       init,
       request,
       url,
-      signal,
+      signal: init?.signal ?? request?.signal ?? undefined,
       // Fetch: `new Request(request, init)` takes init's headers over the request's.
       pairs: pairsOf(init?.headers !== undefined || !request ? init?.headers : request.headers),
       body,
@@ -216,9 +216,8 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
 
   /** The request from its first attempt's answer on: a 401 (or `shouldRefresh`) refreshes once and retries once. */
   async function settle(plan: Plan, token: AccessToken, first: Promise<Response>): Promise<Response> {
-    let response: Response
     try {
-      response = await first
+      const response = await first
       if (plan.challenged || !(custom ? await refreshNeeded(response) : response.status === 401)) return response
       const next = await manager.tokenRejected(token, { signal: plan.signal })
       // Its session ended: handed back as fetch gave it, never retried under another session.
@@ -231,39 +230,31 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
     }
   }
 
-  /** A request without a token at hand: waits for one, or goes without. */
-  async function waited(input: RequestInfo | URL, init: RequestInit | undefined, request: RequestLike | undefined, url: string): Promise<Response> {
-    const signal = init?.signal ?? request?.signal ?? undefined
-    const token = await manager.getToken({ signal })
-    if (token) {
-      const plan = planOf(input, init, request, url, signal)
-      return settle(plan, token, attempt(plan, token))
-    }
-    const response = await send(input, init)
+  /** A request without a token at hand: it waits for one, or goes without. */
+  async function waited(plan: Plan): Promise<Response> {
+    const token = await manager.getToken({ signal: plan.signal })
+    if (token) return settle(plan, token, attempt(plan, token))
+    const response = await send(plan.input, plan.init)
     // After a terminal failure, a 401 of a request that went without a token is a SessionExpiredError (DESIGN 14).
-    if (custom ? await refreshNeeded(response) : response.status === 401) await manager.tokenRejected(null, { signal })
+    if (custom ? await refreshNeeded(response) : response.status === 401) await manager.tokenRejected(null, { signal: plan.signal })
     return response
-  }
-
-  function start(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    const request = requestLike(input)
-    const url = request ? request.url : String(input)
-    if (!isAllowed(url)) return send(input, init)
-    const token = manager.peekToken()
-    if (!token) return waited(input, init, request, url)
-    const plan = planOf(input, init, request, url, init?.signal ?? request?.signal ?? undefined)
-    if (sender || custom || plan.spare) return settle(plan, token, attempt(plan, token))
-    // The hot path (no sender, the 401 rule, no stream to tee): no async step of ours until a redirect or a 401.
-    plan.sent = true
-    return Promise.resolve(sendOnce(plan, headersFor(plan, token, url))).then((response) =>
-      response.status === 401 || (plan.follow && redirected(response)) ? settle(plan, token, answered(plan, token, response)) : response,
-    )
   }
 
   return function authFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     // As an async function would: whatever throws is a rejected promise.
     try {
-      return start(input, init)
+      const request = requestLike(input)
+      const url = request ? request.url : String(input)
+      if (!isAllowed(url)) return send(input, init)
+      const plan = planOf(input, init, request, url)
+      const token = manager.peekToken()
+      if (!token) return waited(plan)
+      if (sender || custom || plan.spare) return settle(plan, token, attempt(plan, token))
+      // The hot path (no sender, the 401 rule, no stream to tee): no async step of ours until a redirect or a 401.
+      plan.sent = true
+      return Promise.resolve(sendOnce(plan, headersFor(plan, token, url))).then((response) =>
+        response.status === 401 || (plan.follow && redirected(response)) ? settle(plan, token, answered(plan, token, response)) : response,
+      )
     } catch (error) {
       return Promise.reject(error)
     }

@@ -121,6 +121,14 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
     return branch
   }
 
+  /** Sends one attempt's request: `headers`, the body for this attempt, redirects by hand where the plan follows them. */
+  function sendOnce(plan: Plan, headers: Record<string, string>): Promise<Response> {
+    const init: RequestInit = { ...plan.init, headers }
+    if (plan.kind !== 'none' && plan.kind !== 'request') init.body = nextBody(plan)
+    if (plan.follow) init.redirect = 'manual'
+    return send(plan.request ? (plan.request.clone() as unknown as Request) : plan.input, init)
+  }
+
   /**
    * One attempt with `token`, its redirects followed. A nonce challenge of the
    * `sender` (DPoP) sends it once more: not a refresh, not the retry-once; a
@@ -129,11 +137,13 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
   async function attempt(plan: Plan, token: AccessToken, again?: boolean): Promise<Response> {
     if (plan.sent && plan.kind === 'stream') throw notReplayable('fetch', 'it was refused (401)')
     plan.sent = true
-    const init: RequestInit = { ...plan.init, headers: headersFor(plan, token, plan.url) }
-    if (sender) await prove(plan, token, plan.url, init.headers as Record<string, string>)
-    if (plan.kind !== 'none' && plan.kind !== 'request') init.body = nextBody(plan)
-    if (plan.follow) init.redirect = 'manual'
-    let response = await send(plan.request ? (plan.request.clone() as unknown as Request) : plan.input, init)
+    const headers = headersFor(plan, token, plan.url)
+    if (sender) await prove(plan, token, plan.url, headers)
+    return answered(plan, token, await sendOnce(plan, headers), again)
+  }
+
+  /** An attempt's answer: its redirects followed, a sender's nonce challenge answered (see `attempt`). */
+  async function answered(plan: Plan, token: AccessToken, response: Response, again?: boolean): Promise<Response> {
     if (plan.follow && redirected(response)) response = await follow(plan, token, response)
     if (sender?.answered(plan.url, response)) {
       if (!again) {
@@ -179,44 +189,37 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
     return response
   }
 
-  return async function authFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    const request = requestLike(input)
-    const url = request ? request.url : String(input)
-    if (!isAllowed(url)) return send(input, init)
-    const signal = init?.signal ?? request?.signal ?? undefined
-    const token = manager.peekToken() ?? (await manager.getToken({ signal }))
-    if (!token) {
-      const response = await send(input, init)
-      // After a terminal failure, a 401 of a request that went without a token is a SessionExpiredError (DESIGN 14).
-      if (custom ? await refreshNeeded(response) : response.status === 401) await manager.tokenRejected(null, { signal })
-      return response
-    }
-
+  /** What the adapter keeps of one request for its attempts. */
+  function planOf(input: RequestInfo | URL, init: RequestInit | undefined, request: RequestLike | undefined, url: string): Plan {
     const body = init?.body
     const kind = body == null ? (request ? 'request' : 'none') : bodyKind(body)
-    const plan: Plan = {
+    const method = init?.method ?? request?.method
+    return {
       input,
       init,
       request,
       url,
-      signal,
+      signal: init?.signal ?? request?.signal ?? undefined,
       // Fetch: `new Request(request, init)` takes init's headers over the request's.
       pairs: pairsOf(init?.headers !== undefined || !request ? init?.headers : request.headers),
       body,
       kind,
       spare: kind === 'web-stream' ? (body as ReadableStream) : undefined,
-      method: (init?.method ?? request?.method ?? 'GET').toUpperCase(),
+      method: method === undefined ? 'GET' : method.toUpperCase(),
       // Where the runtime would carry the header across a redirect, follow redirects here. Only a page's
       // fetch drops Authorization across origins by itself (Fetch standard, tested in Chromium); Node 18.0's
       // did not, and no runtime drops a header of another name.
       follow: (init?.redirect ?? request?.redirect ?? 'follow') === 'follow' && !(lower === 'authorization' && page()),
       sent: false,
     }
-    let response: Response
+  }
+
+  /** The request from its first attempt's answer on: a 401 (or `shouldRefresh`) refreshes once and retries once. */
+  async function settle(plan: Plan, token: AccessToken, first: Promise<Response>): Promise<Response> {
     try {
-      response = await attempt(plan, token)
+      const response = await first
       if (plan.challenged || !(custom ? await refreshNeeded(response) : response.status === 401)) return response
-      const next = await manager.tokenRejected(token, { signal })
+      const next = await manager.tokenRejected(token, { signal: plan.signal })
       // Its session ended: handed back as fetch gave it, never retried under another session.
       if (!next) return response
       // Free the connection of the answer that is thrown away.
@@ -224,6 +227,36 @@ export function createAuthFetch(manager: TokenManager, options: AuthFetchOptions
       return await attempt(plan, next)
     } finally {
       plan.spare?.cancel().catch(ignore)
+    }
+  }
+
+  /** A request without a token at hand: it waits for one, or goes without. */
+  async function waited(plan: Plan): Promise<Response> {
+    const token = await manager.getToken({ signal: plan.signal })
+    if (token) return settle(plan, token, attempt(plan, token))
+    const response = await send(plan.input, plan.init)
+    // After a terminal failure, a 401 of a request that went without a token is a SessionExpiredError (DESIGN 14).
+    if (custom ? await refreshNeeded(response) : response.status === 401) await manager.tokenRejected(null, { signal: plan.signal })
+    return response
+  }
+
+  return function authFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    // As an async function would: whatever throws is a rejected promise.
+    try {
+      const request = requestLike(input)
+      const url = request ? request.url : String(input)
+      if (!isAllowed(url)) return send(input, init)
+      const plan = planOf(input, init, request, url)
+      const token = manager.peekToken()
+      if (!token) return waited(plan)
+      if (sender || custom || plan.spare) return settle(plan, token, attempt(plan, token))
+      // The hot path (no sender, the 401 rule, no stream to tee): no async step of ours until a redirect or a 401.
+      plan.sent = true
+      return Promise.resolve(sendOnce(plan, headersFor(plan, token, url))).then((response) =>
+        response.status === 401 || (plan.follow && redirected(response)) ? settle(plan, token, answered(plan, token, response)) : response,
+      )
+    } catch (error) {
+      return Promise.reject(error)
     }
   } as typeof fetch
 }
@@ -234,7 +267,7 @@ interface Plan {
   init: RequestInit | undefined
   request: RequestLike | undefined
   url: string
-  signal: AbortSignal | null | undefined
+  signal: AbortSignal | undefined
   pairs: Pairs
   body: BodyInit | null | undefined
   kind: 'none' | 'request' | ReturnType<typeof bodyKind>

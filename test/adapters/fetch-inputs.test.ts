@@ -95,3 +95,23 @@ test('a URL object is judged by its href; a foreign one gets no token', async ()
   expect(await (await authFetch(new URL(`${other.url}/public/echo`))).json()).toEqual({ authorization: null })
   expect(leaks(other)).toEqual([])
 })
+
+describe('what authFetch hands back', () => {
+  // The hot path is no async function; whatever throws on it must still be a rejection, as fetch's is.
+  test('a fetch that throws instead of rejecting, or an input that is no URL: authFetch rejects, never throws', async () => {
+    const manager = createTokenManager({ refresh: fetchRefresh(server) })
+    managers.push(manager)
+    await manager.setTokens(server.issue())
+    const boom = new TypeError('invalid input')
+    const throwing = (() => {
+      throw boom
+    }) as typeof fetch
+    const authFetch = createAuthFetch(manager, { fetch: throwing, allowedOrigins: [server.url] })
+    let sent: Promise<Response> | undefined
+    expect(() => (sent = authFetch(`${server.url}/api/echo`))).not.toThrow()
+    await expect(sent).rejects.toBe(boom)
+    let noUrl: Promise<Response> | undefined
+    expect(() => (noUrl = authFetch(Symbol('no URL') as never))).not.toThrow()
+    await expect(noUrl).rejects.toBeInstanceOf(TypeError)
+  })
+})

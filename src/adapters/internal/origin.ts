@@ -83,6 +83,9 @@ export function createOriginCheck(origins: readonly string[] | undefined, extra?
   let seen = new Map<string, boolean>()
   let seenPage: string | undefined
   let seenExtra: string | undefined
+  // The last URL and its answer: comparing a URL built for this request with it costs less than hashing it.
+  let lastUrl: string | undefined
+  let lastAnswer = false
   return (url) => {
     const base = page()
     const more = extra?.()
@@ -90,12 +93,16 @@ export function createOriginCheck(origins: readonly string[] | undefined, extra?
       seen = new Map()
       seenPage = base
       seenExtra = more
+      lastUrl = undefined
     }
+    if (url === lastUrl) return lastAnswer
     let answer = seen.get(url)
     if (answer === undefined) {
       answer = isAllowed(url, allowed, more)
       seen.set(url, answer)
     }
+    lastUrl = url
+    lastAnswer = answer
     return answer
   }
 }

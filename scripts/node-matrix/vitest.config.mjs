@@ -23,6 +23,13 @@ const builtEntries = {
 }
 
 /**
+ * Tests of the React Native build: in the main run they compose it from src/ (vi.mock swaps
+ * the origin fallback, as rollup.config.js does); here they get what Metro resolves through
+ * the "react-native" condition, dist/react-native/.
+ */
+const reactNativeBuildTests = new Set(['test/adapters/origin-react-native.test.ts'])
+
+/**
  * Sends the tests' imports of a public entry to dist/, so what runs on each Node
  * is what npm ships (rollup's output, its target, its chunks). Internal modules a
  * unit test imports (src/adapters/internal/origin.js) stay source.
@@ -33,7 +40,9 @@ const builtPackage = {
   resolveId(source, importer) {
     if (!importer || !source.startsWith('.')) return null
     const built = builtEntries[relative(root, resolve(dirname(importer), source)).split('\\').join('/')]
-    return built ? join(root, built) : null
+    if (!built) return null
+    const reactNative = reactNativeBuildTests.has(relative(root, importer).split('\\').join('/'))
+    return join(root, reactNative ? built.replace(/^dist\//, 'dist/react-native/') : built)
   },
 }
 

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
+import { loadDemoModules } from './lib/demo-modules.js'
 import { median, num, ratio, table } from './lib/report.js'
 
 const ROUNDS = Number(process.env.BENCH_COST_ROUNDS ?? 7)
@@ -34,22 +35,7 @@ interface RotateStore {
   rotate(input: Record<string, unknown>): Promise<{ kind: string }>
   close(): Promise<void>
 }
-interface DemoModules {
-  app: { buildApp(options: Record<string, unknown>): Promise<FastifyInstance> }
-  store: { openSqliteStore(path: string): RotateStore }
-  keys: { generateSigningKeys(): Promise<unknown> }
-  password: { createScryptHasher(params: { N: number; r: number; p: number }): unknown }
-  seed: { seedUser(store: unknown, hasher: unknown, username: string, password: string): Promise<unknown> }
-}
-const src = new URL('../demo-server/src/', import.meta.url)
-const load = async <K extends keyof DemoModules>(path: string) => (await import(new URL(path, src).href)) as DemoModules[K]
-const [{ buildApp }, { openSqliteStore }, { generateSigningKeys }, { createScryptHasher }, { seedUser }] = await Promise.all([
-  load<'app'>('app.ts'),
-  load<'store'>('store/sqlite-store.ts'),
-  load<'keys'>('tokens/keys.ts'),
-  load<'password'>('auth/password.ts'),
-  load<'seed'>('auth/seed.ts'),
-])
+const { buildApp, openSqliteStore, generateSigningKeys, createScryptHasher, seedUser } = await loadDemoModules<RotateStore>()
 
 const dir = mkdtempSync(join(tmpdir(), 'silent-refresh-cost-'))
 const keys = await generateSigningKeys()
@@ -183,7 +169,7 @@ const pgResults = { on: [] as number[], off: [] as number[] }
 let pgNote = 'PostgreSQL skipped (BENCH_COST_POSTGRES=0 or not installed).'
 const { postgresUnavailableReason, startPostgres } = await import('../demo-server/test/helpers/postgres.js')
 if (process.env.BENCH_COST_POSTGRES !== '0' && postgresUnavailableReason === null) {
-  const { openPostgresStore } = (await import(new URL('store/postgres-store.ts', src).href)) as { openPostgresStore(o: { connectionString: string; poolMax: number }): Promise<RotateStore> }
+  const { openPostgresStore } = (await import(new URL('../demo-server/src/store/postgres-store.ts', import.meta.url).href)) as { openPostgresStore(o: { connectionString: string; poolMax: number }): Promise<RotateStore> }
   const server = await startPostgres({ durable: true })
   try {
     const url = await server.createDatabase('cost')

@@ -9,8 +9,7 @@
  * lines on either side). All on 127.0.0.1.
  *
  * The parent kills this process when done and removes the temporary directory.
- * demo-server is its own TypeScript project (imports end in .ts), so it is
- * loaded by path at run time and typed here by the little this file uses.
+ * The demo server's modules come from ./demo-modules.ts.
  */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,21 +17,13 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import formbody from '@fastify/formbody'
+import { loadDemoModules } from './demo-modules.js'
 
-interface DemoModules {
-  app: { buildApp(options: Record<string, unknown>): Promise<FastifyInstance> }
-  store: { openSqliteStore(path: string): unknown }
-  keys: { generateSigningKeys(): Promise<unknown> }
-  password: { createScryptHasher(params: { N: number; r: number; p: number }): unknown }
-  seed: { seedUser(store: unknown, hasher: unknown, username: string, password: string): Promise<unknown> }
-}
 interface Sqlite {
   prepare(sql: string): { get(): { n: number } }
   close(): void
 }
 
-const src = new URL('../../demo-server/src/', import.meta.url)
-const load = async <K extends keyof DemoModules>(path: string) => (await import(new URL(path, src).href)) as DemoModules[K]
 
 export const USER = { username: 'bench', password: 'bench-password' }
 /** Far above anything the benchmark sends: the limits would otherwise answer 429 within a second. */
@@ -41,13 +32,7 @@ export const UNLIMITED = { max: 1_000_000_000, windowMs: 60_000 }
 const LOGGER = { level: 'warn' }
 
 async function main(): Promise<void> {
-  const [{ buildApp }, { openSqliteStore }, { generateSigningKeys }, { createScryptHasher }, { seedUser }] = await Promise.all([
-    load<'app'>('app.ts'),
-    load<'store'>('store/sqlite-store.ts'),
-    load<'keys'>('tokens/keys.ts'),
-    load<'password'>('auth/password.ts'),
-    load<'seed'>('auth/seed.ts'),
-  ])
+  const { buildApp, openSqliteStore, generateSigningKeys, createScryptHasher, seedUser } = await loadDemoModules()
   const dir = mkdtempSync(join(tmpdir(), 'silent-refresh-bench-'))
   const dbPath = join(dir, 'bench.db')
   // Cheap scrypt: logins are set-up here, not measured; the routes measured never hash.
